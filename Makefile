@@ -1,0 +1,35 @@
+# Entry points for people and CI; the real build is CMake (see CMakePresets.json).
+JOBS ?= $(shell nproc)
+
+.PHONY: setup build build-asan demo test test-release test-asan fuzz clean
+
+setup:
+	bash scripts/setup.sh
+
+build: setup
+	cmake --preset release
+	cmake --build --preset release -j $(JOBS)
+
+build-asan: setup
+	cmake --preset debug-asan
+	cmake --build --preset debug-asan -j $(JOBS)
+
+# The main job on a bundled example (replaced by the experiment demo once `qrag run` lands).
+demo: build
+	./build/release/qrag inspect tests/data/gguf/tiny-llama.gguf
+
+# Every test: the release build, then the same suites under ASan + UBSan.
+test: test-release test-asan
+
+test-release: build
+	ctest --preset release -j $(JOBS)
+
+test-asan: build-asan
+	ctest --preset debug-asan -j $(JOBS)
+
+fuzz: setup
+	cmake --preset fuzz
+	cmake --build --preset fuzz -j $(JOBS)
+
+clean:
+	rm -rf build

@@ -1,0 +1,17 @@
+// Registration of the qrag subcommands; each one lives in its own cmd_*.cpp file.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace qrag::cli {
+
+// Options every subcommand sees (set from the top-level flags before it runs).
+struct GlobalOptions {
+  int threads = 0;  // 0 = one per available core
+};
+
+// Each function adds one subcommand to `app`. The subcommand's callback does the
+// work and throws qrag::Error on user mistakes.
+void register_inspect(CLI::App& app, const GlobalOptions& options);
+
+}  // namespace qrag::cli
