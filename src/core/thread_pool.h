@@ -1,6 +1,7 @@
 // A fixed-size thread pool with deterministic static partitioning.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
@@ -40,16 +41,19 @@ class ThreadPool {
 
   int n_threads_;
   std::vector<std::thread> workers_;
+  // Workers and the caller spin for a short while before sleeping on these,
+  // because a sleep and wake-up per job costs tens of microseconds.
   std::mutex mutex_;
   std::condition_variable start_cv_;
   std::condition_variable done_cv_;
-  // Job state, guarded by mutex_.
+  // Job state: job_ and job_size_ are written before generation_ is published
+  // (release) and read after a worker sees the new generation (acquire).
   const std::function<void(std::size_t, std::size_t, int)>* job_ = nullptr;
   std::size_t job_size_ = 0;
-  std::size_t generation_ = 0;
-  int pending_ = 0;
-  bool stopping_ = false;
-  std::vector<std::exception_ptr> errors_;
+  std::atomic<std::size_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stopping_{false};
+  std::vector<std::exception_ptr> errors_;  // [n_threads], slot i written only by thread i
 };
 
 }  // namespace qrag::core

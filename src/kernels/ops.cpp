@@ -1,0 +1,175 @@
+// Entry points of the vector ops, RoPE, KV-cache stores and attention.
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "kernels/dispatch.h"
+#include "kernels/kernels.h"
+
+namespace qrag::kernels {
+
+void rms_norm(const KernelContext& ctx, const float* x, const float* weight, float* out, std::int64_t n,
+              std::int64_t n_rows, float eps) {
+  for (std::int64_t r = 0; r < n_rows; ++r) ctx.table().rms_norm(x + r * n, weight, out + r * n, n, eps);
+}
+
+void layer_norm(const KernelContext& ctx, const float* x, const float* weight, const float* bias, float* out,
+                std::int64_t n, std::int64_t n_rows, float eps) {
+  for (std::int64_t r = 0; r < n_rows; ++r) {
+    ctx.table().layer_norm(x + r * n, weight, bias, out + r * n, n, eps);
+  }
+}
+
+void softmax(const KernelContext& ctx, float* x, std::int64_t n, std::int64_t n_rows) {
+  for (std::int64_t r = 0; r < n_rows; ++r) ctx.table().softmax(x + r * n, n);
+}
+
+void silu(const KernelContext& ctx, const float* x, float* out, std::int64_t n) { ctx.table().silu(x, out, n); }
+void gelu(const KernelContext& ctx, const float* x, float* out, std::int64_t n) { ctx.table().gelu(x, out, n); }
+void gelu_erf(const KernelContext& ctx, const float* x, float* out, std::int64_t n) {
+  ctx.table().gelu_erf(x, out, n);
+}
+void swiglu(const KernelContext& ctx, const float* gate, const float* up, float* out, std::int64_t n) {
+  ctx.table().swiglu(gate, up, out, n);
+}
+void add(const KernelContext& ctx, const float* a, const float* b, float* out, std::int64_t n) {
+  ctx.table().add(a, b, out, n);
+}
+void mul(const KernelContext& ctx, const float* a, const float* b, float* out, std::int64_t n) {
+  ctx.table().mul(a, b, out, n);
+}
+void scale(const KernelContext& ctx, const float* x, float s, float* out, std::int64_t n) {
+  ctx.table().scale(x, s, out, n);
+}
+
+void rope(const KernelContext& /*ctx*/, const RopeParams& params, float* x, std::int64_t n_tokens, int n_heads,
+          int head_dim, const std::int32_t* pos) {
+  if (params.n_dims <= 0 || params.n_dims % 2 != 0 || params.n_dims > head_dim) {
+    throw Error("rope: rotated dims " + std::to_string(params.n_dims) + " must be even and in (0, head_dim " +
+                std::to_string(head_dim) + "]");
+  }
+  const int half = params.n_dims / 2;
+  // inv_freq[i] = freq_scale * base^(-2i/n_dims) / freq_factors[i]: [half].
+  std::vector<float> inv_freq(static_cast<std::size_t>(half));
+  for (int i = 0; i < half; ++i) {
+    float f = params.freq_scale *
+              static_cast<float>(std::pow(static_cast<double>(params.freq_base), -2.0 * i / params.n_dims));
+    if (params.freq_factors != nullptr) f /= params.freq_factors[i];
+    inv_freq[static_cast<std::size_t>(i)] = f;
+  }
+  std::vector<float> cos_theta(inv_freq.size());
+  std::vector<float> sin_theta(inv_freq.size());
+  // In normal mode pair i is (2i, 2i+1); in NeoX mode it is (i, i + half).
+  const int stride = params.mode == RopeMode::kNeox ? 1 : 2;
+  const int offset = params.mode == RopeMode::kNeox ? half : 1;
+  for (std::int64_t t = 0; t < n_tokens; ++t) {
+    for (int i = 0; i < half; ++i) {
+      const float theta = static_cast<float>(pos[t]) * inv_freq[static_cast<std::size_t>(i)];
+      cos_theta[static_cast<std::size_t>(i)] = std::cos(theta);
+      sin_theta[static_cast<std::size_t>(i)] = std::sin(theta);
+    }
+    for (int h = 0; h < n_heads; ++h) {
+      float* head = x + (t * n_heads + h) * static_cast<std::int64_t>(head_dim);
+      for (int i = 0; i < half; ++i) {
+        float* a = head + i * stride;
+        float* b = a + offset;
+        const float x0 = *a;
+        const float x1 = *b;
+        *a = x0 * cos_theta[static_cast<std::size_t>(i)] - x1 * sin_theta[static_cast<std::size_t>(i)];
+        *b = x0 * sin_theta[static_cast<std::size_t>(i)] + x1 * cos_theta[static_cast<std::size_t>(i)];
+      }
+    }
+  }
+}
+
+void store_kv(const KernelContext& ctx, const KvCacheView& cache, const float* k, const float* v,
+              std::int64_t n_tokens, const std::int32_t* pos) {
+  const std::int64_t row = static_cast<std::int64_t>(cache.n_head_kv) * cache.head_dim;
+  for (std::int64_t t = 0; t < n_tokens; ++t) {
+    if (pos[t] < 0 || pos[t] >= cache.n_ctx) {
+      throw Error("store_kv: position " + std::to_string(pos[t]) + " outside the cache of " +
+                  std::to_string(cache.n_ctx) + " positions");
+    }
+    ctx.table().f32_to_f16(k + t * row, cache.k + pos[t] * row, row);
+    ctx.table().f32_to_f16(v + t * row, cache.v + pos[t] * row, row);
+  }
+}
+
+namespace {
+
+void validate_attention(const AttentionParams& params, const KvCacheView& cache, std::int64_t n_tokens,
+                        const std::int32_t* pos, std::int64_t n_kv) {
+  if (cache.n_head_kv <= 0 || params.n_head <= 0 || params.n_head % cache.n_head_kv != 0) {
+    throw Error("attention: n_head " + std::to_string(params.n_head) + " is not a positive multiple of n_head_kv " +
+                std::to_string(cache.n_head_kv));
+  }
+  if (n_kv < 0 || n_kv > cache.n_ctx) {
+    throw Error("attention: n_kv " + std::to_string(n_kv) + " outside [0, n_ctx " + std::to_string(cache.n_ctx) +
+                "]");
+  }
+  if (!params.causal) return;
+  for (std::int64_t t = 0; t < n_tokens; ++t) {
+    if (pos[t] < 0 || pos[t] >= n_kv) {
+      throw Error("attention: query position " + std::to_string(pos[t]) + " outside the " +
+                  std::to_string(n_kv) + " filled cache positions");
+    }
+  }
+}
+
+}  // namespace
+
+void attention(KernelContext& ctx, const AttentionParams& params, const KvCacheView& cache, const float* q,
+               std::int64_t n_tokens, const std::int32_t* pos, std::int64_t n_kv, const std::uint8_t* kv_mask,
+               float* out) {
+  validate_attention(params, cache, n_tokens, pos, n_kv);
+  const KernelTable& table = ctx.table();
+  const int head_dim = cache.head_dim;
+  const int group = params.n_head / cache.n_head_kv;
+  const std::int64_t kv_row = static_cast<std::int64_t>(cache.n_head_kv) * head_dim;
+
+  // One task per (token, head): t = task / n_head, h = task % n_head.
+  const auto n_tasks = static_cast<std::size_t>(n_tokens) * static_cast<std::size_t>(params.n_head);
+  ctx.pool().parallel_for(n_tasks, [&](std::size_t begin, std::size_t end, int thread) {
+    // scores: [n_kv], acc: [head_dim].
+    float* scores = ctx.thread_scratch(thread, static_cast<std::size_t>(n_kv + head_dim));
+    float* acc = scores + n_kv;
+    for (std::size_t task = begin; task < end; ++task) {
+      const auto t = static_cast<std::int64_t>(task / static_cast<std::size_t>(params.n_head));
+      const int h = static_cast<int>(task % static_cast<std::size_t>(params.n_head));
+      const std::int64_t kv_offset = static_cast<std::int64_t>(h / group) * head_dim;
+      const float* qh = q + (t * params.n_head + h) * head_dim;
+      float* oh = out + (t * params.n_head + h) * head_dim;
+
+      std::int64_t lo = 0;
+      std::int64_t hi = n_kv;  // visible keys are in [lo, hi)
+      if (params.causal) {
+        hi = pos[t] + 1;
+        if (params.sliding_window > 0) lo = std::max<std::int64_t>(0, pos[t] - params.sliding_window + 1);
+      }
+      float max = -INFINITY;
+      for (std::int64_t j = lo; j < hi; ++j) {
+        const bool masked = !params.causal && kv_mask != nullptr && kv_mask[j] == 0;
+        scores[j] = masked ? -INFINITY : params.scale * table.dot_f16(cache.k + j * kv_row + kv_offset, qh, head_dim);
+        max = std::max(max, scores[j]);
+      }
+      std::fill(acc, acc + head_dim, 0.0f);
+      if (max == -INFINITY) {  // no visible key
+        std::copy(acc, acc + head_dim, oh);
+        continue;
+      }
+      float sum = 0.0f;
+      for (std::int64_t j = lo; j < hi; ++j) {
+        if (scores[j] == -INFINITY) continue;
+        const float p = std::exp(scores[j] - max);
+        sum += p;
+        table.axpy_f16(p, cache.v + j * kv_row + kv_offset, acc, head_dim);
+      }
+      const float inv = 1.0f / sum;
+      for (int d = 0; d < head_dim; ++d) oh[d] = acc[d] * inv;
+    }
+  });
+}
+
+}  // namespace qrag::kernels
