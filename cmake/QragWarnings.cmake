@@ -1,6 +1,8 @@
 # Compiler warnings and sanitizer flags shared by every qrag target.
 function(qrag_target_options target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow=local
+  # -Wshadow=local is GCC-only (clang, used by the fuzz preset, rejects it).
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic
+                         $<$<CXX_COMPILER_ID:GNU>:-Wshadow=local>
                          -Wnon-virtual-dtor -Wcast-align -Wunused -Wimplicit-fallthrough)
   if(QRAG_WERROR)
     target_compile_options(${target} PRIVATE -Werror)

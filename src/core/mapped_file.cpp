@@ -78,6 +78,15 @@ MappedFile MappedFile::open(const std::filesystem::path& path, Mode mode) {
   return file;
 }
 
+MappedFile MappedFile::from_bytes(std::vector<std::uint8_t> bytes, std::filesystem::path name) {
+  MappedFile file;
+  file.path_ = std::move(name);
+  file.buffer_ = std::move(bytes);
+  file.size_ = file.buffer_.size();
+  file.data_ = file.buffer_.empty() ? nullptr : file.buffer_.data();
+  return file;
+}
+
 MappedFile::MappedFile(MappedFile&& other) noexcept { *this = std::move(other); }
 
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {

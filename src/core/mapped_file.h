@@ -21,6 +21,10 @@ class MappedFile {
   // qrag::Error naming the path on failure.
   static MappedFile open(const std::filesystem::path& path, Mode mode = Mode::kMmap);
 
+  // Wraps bytes already in memory (tests, fuzzing, data produced on the fly);
+  // `name` stands in for the path in messages. Takes ownership of `bytes`.
+  static MappedFile from_bytes(std::vector<std::uint8_t> bytes, std::filesystem::path name);
+
   MappedFile(MappedFile&& other) noexcept;
   MappedFile& operator=(MappedFile&& other) noexcept;
   MappedFile(const MappedFile&) = delete;

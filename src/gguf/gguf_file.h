@@ -4,10 +4,13 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/mapped_file.h"
@@ -45,6 +48,10 @@ class GgufFile {
   static GgufFile open(const std::filesystem::path& path,
                        core::MappedFile::Mode mode = core::MappedFile::Mode::kMmap);
 
+  // Same validation over bytes already in memory (tests, fuzzing); `name`
+  // stands in for the path in messages. Takes ownership of `bytes`.
+  static GgufFile from_bytes(std::vector<std::uint8_t> bytes, std::filesystem::path name = "<memory>");
+
   GgufFile(GgufFile&&) noexcept = default;
   GgufFile& operator=(GgufFile&&) noexcept = default;
 
@@ -57,6 +64,8 @@ class GgufFile {
   // Metadata in file order.
   const std::vector<KeyValue>& metadata() const { return metadata_; }
   const Value* find(std::string_view key) const;
+  // Byte offset of the value of `key` in the file (for messages), or nullopt when absent.
+  std::optional<std::uint64_t> value_offset(std::string_view key) const;
 
   // Typed getters: throw qrag::Error naming the key and the expected and actual
   // type when the key is missing or has another type. Integer getters accept any
@@ -83,18 +92,35 @@ class GgufFile {
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const TensorInfo* find_tensor(std::string_view name) const;
   const TensorInfo& tensor(std::string_view name) const;  // throws naming the tensor
+  // The bytes of a tensor of this file (n_bytes long, a view into the mapping).
   std::span<const std::uint8_t> tensor_data(const TensorInfo& info) const;
 
+  // Sum of n_elements() and of n_bytes over all tensors.
+  std::uint64_t n_params() const;
+  std::uint64_t tensor_bytes() const;
+
  private:
-  GgufFile() = default;
+  explicit GgufFile(core::MappedFile file) : file_(std::move(file)) {}
   friend class Parser;
+
+  // Where a metadata pair sits in the file (parallel to metadata_).
+  struct KvLocation {
+    std::uint64_t key_offset = 0;
+    std::uint64_t value_offset = 0;  // of the value type id
+  };
+
+  std::size_t metadata_index(std::string_view key, std::string_view expected) const;
+  [[noreturn]] void throw_type_mismatch(std::size_t index, std::string_view expected) const;
 
   core::MappedFile file_;
   std::uint32_t version_ = 0;
   std::size_t alignment_ = kDefaultAlignment;
   std::uint64_t data_offset_ = 0;
   std::vector<KeyValue> metadata_;
+  std::vector<KvLocation> kv_locations_;
+  std::map<std::string, std::size_t, std::less<>> key_index_;     // key -> index in metadata_
   std::vector<TensorInfo> tensors_;
+  std::map<std::string, std::size_t, std::less<>> tensor_index_;  // name -> index in tensors_
 };
 
 }  // namespace qrag::gguf
