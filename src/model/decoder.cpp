@@ -1,0 +1,205 @@
+// Forward pass of llama-family decoders: embedding, attention and SwiGLU blocks, output head.
+#include "model/decoder.h"
+
+#include <cmath>
+#include <set>
+
+#include <fmt/core.h>
+
+#include "core/check.h"
+#include "core/error.h"
+#include "tensor/fp16.h"
+
+namespace qrag::model {
+namespace {
+
+float* row(std::vector<float>& buffer, std::int64_t index, std::int64_t width) {
+  return buffer.data() + index * width;
+}
+
+// Rounds x[n] to the nearest F16 values in place (kept as F32).
+void round_to_f16(float* x, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) x[i] = tensor::fp16_to_fp32(tensor::fp32_to_fp16(x[i]));
+}
+
+}  // namespace
+
+Decoder::Decoder(const Model& model, KvCache& cache, kernels::KernelContext& kernels)
+    : model_(&model), cache_(&cache), kernels_(&kernels) {}
+
+void Decoder::validate(std::span<const SequenceInput> inputs) const {
+  if (inputs.empty()) throw Error("decode: no input sequences");
+  std::set<int> seen;
+  const std::int64_t n_vocab = model_->hparams().n_vocab;
+  for (const SequenceInput& input : inputs) {
+    if (!seen.insert(input.seq).second) {
+      throw Error(fmt::format("decode: sequence {} appears twice in one batch", input.seq));
+    }
+    const std::int64_t length = cache_->length(input.seq);  // also checks the id
+    if (input.tokens.empty()) throw Error(fmt::format("decode: sequence {} has no tokens", input.seq));
+    const auto n = static_cast<std::int64_t>(input.tokens.size());
+    if (length + n > cache_->n_ctx()) {
+      throw Error(fmt::format("decode: sequence {} would reach {} tokens ({} cached + {} new), beyond the "
+                              "context size {}",
+                              input.seq, length + n, length, n, cache_->n_ctx()));
+    }
+    for (const std::int32_t token : input.tokens) {
+      if (token < 0 || token >= n_vocab) {
+        throw Error(fmt::format("decode: token id {} is outside the vocabulary [0, {})", token, n_vocab));
+      }
+    }
+  }
+}
+
+void Decoder::resize(std::int64_t n_tokens, std::int64_t n_out) {
+  const Hparams& hp = model_->hparams();
+  auto fit = [](std::vector<float>& buffer, std::int64_t n) {
+    if (buffer.size() < static_cast<std::size_t>(n)) buffer.resize(static_cast<std::size_t>(n));
+  };
+  fit(x_, n_tokens * hp.n_embd);
+  fit(cur_, n_tokens * hp.n_embd);
+  fit(q_, n_tokens * hp.n_embd_q());
+  fit(k_, n_tokens * hp.n_embd_kv());
+  fit(v_, n_tokens * hp.n_embd_kv());
+  fit(attn_, n_tokens * hp.n_embd_q());
+  fit(gate_, n_tokens * hp.n_ff);
+  fit(up_, n_tokens * hp.n_ff);
+  fit(rows_, n_out * hp.n_embd);
+  fit(logits_, n_out * hp.n_vocab);
+  pos_.resize(static_cast<std::size_t>(n_tokens));
+}
+
+// ggml multiplies F16 weights with activations rounded to F16, but kernels::matmul
+// widens the weights and keeps F32 activations. Rounding a copy of x first gives
+// ggml's products (F16 x F16 is exact in F32), so logits track llama.cpp's.
+void Decoder::matmul(const kernels::WeightView& w, const float* x, float* y, std::int64_t n_tokens) {
+  if (w.type == gguf::GgmlType::F16) {
+    const std::int64_t n = n_tokens * w.n_cols;
+    if (x_f16_.size() < static_cast<std::size_t>(n)) x_f16_.resize(static_cast<std::size_t>(n));
+    std::copy_n(x, n, x_f16_.data());
+    round_to_f16(x_f16_.data(), n);
+    x = x_f16_.data();
+  }
+  kernels::matmul(*kernels_, w, x, y, static_cast<int>(n_tokens));
+}
+
+std::span<const float> Decoder::decode(std::span<const SequenceInput> inputs) {
+  validate(inputs);
+  const Hparams& hp = model_->hparams();
+
+  std::int64_t n_tokens = 0;
+  std::int64_t n_out = 0;
+  segments_.clear();
+  for (const SequenceInput& input : inputs) {
+    const auto n = static_cast<std::int64_t>(input.tokens.size());
+    segments_.push_back({input.seq, n_tokens, n});
+    n_tokens += n;
+    n_out += input.all_logits ? n : 1;
+  }
+  resize(n_tokens, n_out);
+
+  // Embeddings and cache positions: row r of segment s sits at position length(s) + r.
+  for (std::size_t s = 0; s < inputs.size(); ++s) {
+    const std::int64_t base = cache_->length(inputs[s].seq);
+    for (std::int64_t r = 0; r < segments_[s].n; ++r) {
+      const std::int64_t row_index = segments_[s].row0 + r;
+      model_->embed(inputs[s].tokens[static_cast<std::size_t>(r)], row(x_, row_index, hp.n_embd));
+      pos_[static_cast<std::size_t>(row_index)] = static_cast<std::int32_t>(base + r);
+    }
+  }
+
+  for (std::int64_t il = 0; il < hp.n_layer; ++il) {
+    attention_block(il, n_tokens);
+    ffn_block(il, n_tokens);
+  }
+  for (const Segment& segment : segments_) {
+    cache_->set_length(segment.seq, cache_->length(segment.seq) + segment.n);
+  }
+  output_head(inputs, n_out);
+  return {logits_.data(), static_cast<std::size_t>(n_out * hp.n_vocab)};
+}
+
+// x += wo * attention(rope(wq * norm(x)), cache <- (rope(wk * norm(x)), wv * norm(x)))
+void Decoder::attention_block(std::int64_t il, std::int64_t n_tokens) {
+  const Hparams& hp = model_->hparams();
+  const LayerWeights& l = model_->weights().layers[static_cast<std::size_t>(il)];
+  kernels::KernelContext& kc = *kernels_;
+
+  kernels::rms_norm(kc, x_.data(), l.attn_norm, cur_.data(), hp.n_embd, n_tokens, hp.norm_eps);
+  matmul(l.wq, cur_.data(), q_.data(), n_tokens);
+  matmul(l.wk, cur_.data(), k_.data(), n_tokens);
+  matmul(l.wv, cur_.data(), v_.data(), n_tokens);
+
+  kernels::RopeParams rope;
+  rope.mode = hp.rope_mode;
+  rope.n_dims = static_cast<int>(hp.n_rot);
+  rope.freq_base = hp.rope_freq_base;
+  rope.freq_scale = hp.rope_freq_scale;
+  rope.freq_factors = model_->weights().rope_freqs;
+  kernels::rope(kc, rope, q_.data(), n_tokens, static_cast<int>(hp.n_head), static_cast<int>(hp.head_dim),
+                pos_.data());
+  kernels::rope(kc, rope, k_.data(), n_tokens, static_cast<int>(hp.n_head_kv), static_cast<int>(hp.head_dim),
+                pos_.data());
+  // ggml computes Q.K with Q rounded to F16 when the cache is F16; do the same.
+  // NOTE: ggml also rounds the softmax weights to F16 before P.V, which happens
+  // inside kernels::attention and is not reproduced (error about 1e-3 in logits).
+  round_to_f16(q_.data(), n_tokens * hp.n_embd_q());
+
+  kernels::AttentionParams params;
+  params.n_head = static_cast<int>(hp.n_head);
+  params.scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
+  params.causal = true;
+  for (const Segment& segment : segments_) {
+    const kernels::KvCacheView view = cache_->view(segment.seq, il);
+    const std::int32_t* pos = pos_.data() + segment.row0;
+    kernels::store_kv(kc, view, row(k_, segment.row0, hp.n_embd_kv()), row(v_, segment.row0, hp.n_embd_kv()),
+                      segment.n, pos);
+    const std::int64_t n_kv = pos[segment.n - 1] + 1;
+    kernels::attention(kc, params, view, row(q_, segment.row0, hp.n_embd_q()), segment.n, pos, n_kv, nullptr,
+                       row(attn_, segment.row0, hp.n_embd_q()));
+  }
+
+  matmul(l.wo, attn_.data(), cur_.data(), n_tokens);
+  kernels::add(kc, x_.data(), cur_.data(), x_.data(), n_tokens * hp.n_embd);
+}
+
+// x += w_down * (silu(w_gate * norm(x)) * (w_up * norm(x)))
+void Decoder::ffn_block(std::int64_t il, std::int64_t n_tokens) {
+  const Hparams& hp = model_->hparams();
+  const LayerWeights& l = model_->weights().layers[static_cast<std::size_t>(il)];
+  kernels::KernelContext& kc = *kernels_;
+
+  kernels::rms_norm(kc, x_.data(), l.ffn_norm, cur_.data(), hp.n_embd, n_tokens, hp.norm_eps);
+  matmul(l.ffn_gate, cur_.data(), gate_.data(), n_tokens);
+  matmul(l.ffn_up, cur_.data(), up_.data(), n_tokens);
+  // One call per row, because the SIMD swiglu computes the tail of its range with a
+  // scalar exp whose bits differ from the vector one. Per-row calls put every row
+  // through the same split, so batched and single decoding stay bit-identical.
+  // NOTE: kernels request: element-wise ops whose result does not depend on the
+  // element's offset in the range, then this can be one call.
+  for (std::int64_t t = 0; t < n_tokens; ++t) {
+    float* gate_row = row(gate_, t, hp.n_ff);
+    kernels::swiglu(kc, gate_row, row(up_, t, hp.n_ff), gate_row, hp.n_ff);
+  }
+  matmul(l.ffn_down, gate_.data(), cur_.data(), n_tokens);
+  kernels::add(kc, x_.data(), cur_.data(), x_.data(), n_tokens * hp.n_embd);
+}
+
+// logits = output * norm(x) for the rows that need logits only.
+void Decoder::output_head(std::span<const SequenceInput> inputs, std::int64_t n_out) {
+  const Hparams& hp = model_->hparams();
+  std::int64_t out = 0;
+  for (std::size_t s = 0; s < inputs.size(); ++s) {
+    const Segment& segment = segments_[s];
+    const std::int64_t first = inputs[s].all_logits ? 0 : segment.n - 1;
+    for (std::int64_t r = first; r < segment.n; ++r, ++out) {
+      std::copy_n(row(x_, segment.row0 + r, hp.n_embd), hp.n_embd, row(rows_, out, hp.n_embd));
+    }
+  }
+  QRAG_CHECK(out == n_out, "output row count mismatch");
+  kernels::rms_norm(*kernels_, rows_.data(), model_->weights().output_norm, rows_.data(), hp.n_embd, n_out,
+                    hp.norm_eps);
+  matmul(model_->weights().output, rows_.data(), logits_.data(), n_out);
+}
+
+}  // namespace qrag::model

@@ -1,0 +1,40 @@
+// Model hyper-parameters read from GGUF metadata (`<arch>.*` keys).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "gguf/gguf_file.h"
+#include "kernels/kernels.h"
+
+namespace qrag::model {
+
+// Shape and numeric constants of a decoder model, validated at load.
+struct Hparams {
+  std::string arch;            // general.architecture, e.g. "llama"
+  std::int64_t n_vocab = 0;    // rows of token_embd.weight
+  std::int64_t n_embd = 0;     // <arch>.embedding_length
+  std::int64_t n_layer = 0;    // <arch>.block_count
+  std::int64_t n_head = 0;     // <arch>.attention.head_count
+  std::int64_t n_head_kv = 0;  // <arch>.attention.head_count_kv (defaults to n_head)
+  std::int64_t n_ff = 0;       // <arch>.feed_forward_length
+  std::int64_t head_dim = 0;   // <arch>.attention.key_length, else n_embd / n_head
+  std::int64_t n_rot = 0;      // <arch>.rope.dimension_count, else head_dim
+  std::int64_t n_ctx_train = 0;  // <arch>.context_length (0 when absent)
+  float norm_eps = 1e-5f;        // <arch>.attention.layer_norm_rms_epsilon
+  float rope_freq_base = 10000.0f;  // <arch>.rope.freq_base
+  float rope_freq_scale = 1.0f;     // 1 / <arch>.rope.scaling.factor for linear scaling
+  kernels::RopeMode rope_mode = kernels::RopeMode::kNormal;
+
+  std::int64_t n_embd_q() const { return n_head * head_dim; }     // width of Q and attention output
+  std::int64_t n_embd_kv() const { return n_head_kv * head_dim; }  // width of K and V rows
+};
+
+// Reads the hyper-parameters of architecture `arch` from `file`. n_vocab comes
+// from `<arch>.vocab_size`, else the length of tokenizer.ggml.tokens, else the
+// second dimension of token_embd.weight. Throws qrag::Error naming the key for a
+// missing or inconsistent value (for example n_head not divisible by n_head_kv).
+Hparams read_hparams(const gguf::GgufFile& file, const std::string& arch,
+                     kernels::RopeMode rope_mode);
+
+}  // namespace qrag::model

@@ -1,0 +1,89 @@
+// A loaded decoder model: hyper-parameters and weight views into its GGUF file.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gguf/gguf_file.h"
+#include "kernels/kernels.h"
+#include "model/arch.h"
+#include "model/hparams.h"
+
+namespace qrag::model {
+
+// Weights of one transformer block (il). Matrices are [n_rows][n_cols] in the
+// file's own types; norm vectors are F32.
+struct LayerWeights {
+  const float* attn_norm = nullptr;  // [n_embd]
+  kernels::WeightView wq;            // [n_head*head_dim][n_embd]
+  kernels::WeightView wk;            // [n_head_kv*head_dim][n_embd]
+  kernels::WeightView wv;            // [n_head_kv*head_dim][n_embd]
+  kernels::WeightView wo;            // [n_embd][n_head*head_dim]
+  const float* ffn_norm = nullptr;   // [n_embd]
+  kernels::WeightView ffn_gate;      // [n_ff][n_embd]
+  kernels::WeightView ffn_up;        // [n_ff][n_embd]
+  kernels::WeightView ffn_down;      // [n_embd][n_ff]
+};
+
+struct ModelWeights {
+  kernels::WeightView token_embd;      // [n_vocab][n_embd], any dequantizable type
+  const float* output_norm = nullptr;  // [n_embd]
+  kernels::WeightView output;          // [n_vocab][n_embd]; token_embd when tied
+  bool tied_output = false;            // true when output.weight is absent
+  const float* rope_freqs = nullptr;   // [n_rot/2] frequency divisors (Llama 3), or null
+  std::vector<LayerWeights> layers;    // [n_layer]
+};
+
+// Owns the mapped GGUF file; the weight views point into it, so a Model is
+// neither copyable nor movable (hold it by unique_ptr). Immutable after load,
+// hence safe to share between threads and between several decoders.
+class Model {
+ public:
+  // Opens `path`, reads the hyper-parameters, checks every tensor's shape and
+  // type, and logs tensors the architecture does not use. Throws qrag::Error
+  // naming the file and the key or tensor at fault.
+  static std::unique_ptr<Model> load(const std::filesystem::path& path);
+
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const gguf::GgufFile& file() const { return file_; }
+  const ArchSpec& arch() const { return *arch_; }
+  const Hparams& hparams() const { return hparams_; }
+  const ModelWeights& weights() const { return weights_; }
+
+  // Writes the F32 embedding of `token` (checked against n_vocab) to out[n_embd].
+  void embed(std::int32_t token, float* out) const;
+
+  std::int64_t n_params() const { return n_params_; }          // elements over all tensors
+  std::uint64_t weight_bytes() const { return weight_bytes_; }  // bytes of all tensor data
+  double bits_per_weight() const;
+  // Bytes of weights one decode step reads: every matrix once (token_embd only
+  // when the output matrix is tied to it, since embedding lookups touch single rows).
+  std::uint64_t bytes_read_per_step() const;
+
+  // One line for start-up logs: file, architecture, shapes, parameters, size and bits per weight.
+  std::string summary() const;
+
+  // Names of file tensors the architecture did not use.
+  const std::vector<std::string>& unused_tensors() const { return unused_; }
+
+ private:
+  explicit Model(gguf::GgufFile file) : file_(std::move(file)) {}
+  void load_weights();
+
+  gguf::GgufFile file_;
+  const ArchSpec* arch_ = nullptr;
+  Hparams hparams_;
+  ModelWeights weights_;
+  std::deque<std::vector<float>> owned_;  // dequantized 1-D tensors the views point into
+  std::vector<std::string> unused_;
+  std::int64_t n_params_ = 0;
+  std::uint64_t weight_bytes_ = 0;
+};
+
+}  // namespace qrag::model
