@@ -13,5 +13,16 @@ struct GlobalOptions {
 // Each function adds one subcommand to `app`. The subcommand's callback does the
 // work and throws qrag::Error on user mistakes.
 void register_inspect(CLI::App& app, const GlobalOptions& options);
+void register_generate(CLI::App& app, const GlobalOptions& options);
+void register_bench(CLI::App& app, const GlobalOptions& options);
+void register_tokenize(CLI::App& app, const GlobalOptions& options);
+void register_report(CLI::App& app, const GlobalOptions& options);
+void register_merge(CLI::App& app, const GlobalOptions& options);
+void register_score(CLI::App& app, const GlobalOptions& options);
+void register_retrieve(CLI::App& app, const GlobalOptions& options);
+void register_quantize(CLI::App& app, const GlobalOptions& options);
+void register_compare_logits(CLI::App& app, const GlobalOptions& options);
+void register_convert(CLI::App& app, const GlobalOptions& options);
+void register_embed(CLI::App& app, const GlobalOptions& options);
 
 }  // namespace qrag::cli

@@ -47,6 +47,17 @@ int run(int argc, char** argv) {
   });
 
   qrag::cli::register_inspect(app, options);
+  qrag::cli::register_generate(app, options);
+  qrag::cli::register_bench(app, options);
+  qrag::cli::register_tokenize(app, options);
+  qrag::cli::register_report(app, options);
+  qrag::cli::register_merge(app, options);
+  qrag::cli::register_score(app, options);
+  qrag::cli::register_retrieve(app, options);
+  qrag::cli::register_quantize(app, options);
+  qrag::cli::register_compare_logits(app, options);
+  qrag::cli::register_convert(app, options);
+  qrag::cli::register_embed(app, options);
 
   try {
     app.parse(argc, argv);
