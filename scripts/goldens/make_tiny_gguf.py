@@ -18,6 +18,7 @@ Needs: pip packages gguf (0.10 or later) and numpy.
 
 import json
 import math
+from importlib.metadata import version
 import os
 import sys
 
@@ -127,7 +128,7 @@ def make_tiny_llama(out_dir):
     tokens = ["<unk>", "<s>", "</s>"] + words + letters
     tokens = tokens[:n_vocab]
     assert len(tokens) == n_vocab, len(tokens)
-    scores = [0.0, 0.0, 0.0] + [-float(i) for i in range(n_vocab - 3)]
+    scores = [0.0, 0.0, 0.0] + [float(-i) for i in range(n_vocab - 3)]  # float(-0) is +0.0
     token_types = [2, 3, 3] + [1] * (n_vocab - 3)  # UNKNOWN, CONTROL, CONTROL, NORMAL...
     r.kv("tokenizer.ggml.model", VT.STRING, "llama")
     r.kv("tokenizer.ggml.tokens", VT.ARRAY, tokens, sub_type=VT.STRING)
@@ -217,7 +218,7 @@ def main():
     make_value_types(out_dir)
     for name in ("tiny-llama.gguf", "value-types.gguf"):
         path = os.path.join(out_dir, name)
-        print(f"wrote {path} ({os.path.getsize(path)} bytes) with gguf-py {gguf.__name__}")
+        print(f"wrote {path} ({os.path.getsize(path)} bytes) with gguf-py {version('gguf')}")
 
 
 if __name__ == "__main__":
