@@ -40,8 +40,13 @@ RunResult run_qrag(const std::vector<std::string>& args) {
   }
   const auto err_path = testing::make_temp_dir() / "stderr.txt";
   std::string command = shell_quote(binary);
-  for (const std::string& arg : args) command += " " + shell_quote(arg);
-  command += " 2>" + shell_quote(err_path.string());
+  // Appended piece by piece: GCC 12 reports a false -Wrestrict on `" " + std::string`.
+  for (const std::string& arg : args) {
+    command += ' ';
+    command += shell_quote(arg);
+  }
+  command += " 2>";
+  command += shell_quote(err_path.string());
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) {
     ADD_FAILURE() << "cannot run " << command;

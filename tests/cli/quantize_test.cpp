@@ -34,8 +34,16 @@ Result run_qrag(const std::string& args, const std::filesystem::path& dir) {
   if (binary == nullptr) return {};
   const auto out = dir / "stdout.txt";
   const auto err = dir / "stderr.txt";
-  const std::string command =
-      "'" + std::string(binary) + "' " + args + " >'" + out.string() + "' 2>'" + err.string() + "'";
+  // Appended piece by piece: GCC 12 reports a false -Wrestrict on a long operator+ chain.
+  std::string command = "'";
+  command += binary;
+  command += "' ";
+  command += args;
+  command += " >'";
+  command += out.string();
+  command += "' 2>'";
+  command += err.string();
+  command += "'";
   const int status = std::system(command.c_str());
   Result result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
