@@ -5,7 +5,7 @@
 
 namespace qrag::cli {
 
-// Options every subcommand sees (set from the top-level flags before it runs).
+// Options shared by every subcommand, set from the top-level flags before it runs.
 struct GlobalOptions {
   int threads = 0;  // 0 = one per available core
 };
