@@ -167,6 +167,11 @@ std::span<const float> Generator::prefill(int seq, std::span<const std::int32_t>
   return logits;
 }
 
+void Generator::reset_sequence(int seq) {
+  cache_.truncate(seq, 0);
+  cached_.at(static_cast<std::size_t>(seq)).clear();
+}
+
 GenerationResult Generator::generate(std::span<const std::int32_t> prompt, const GenerationParams& params,
                                      const TextCallback& on_text, const LogitsCallback& on_logits, int seq) {
   SequenceRun run(*tokenizer_, params, &on_text);

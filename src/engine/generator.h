@@ -84,6 +84,10 @@ class Generator {
   // returns the logits of its last token [n_vocab] (valid until the next decode).
   std::span<const float> prefill(int seq, std::span<const std::int32_t> prompt, Timings& timings);
 
+  // Forgets what sequence `seq` holds, so the next prompt on it is evaluated from its
+  // first token (benchmarks of prefix reuse compare against this).
+  void reset_sequence(int seq);
+
   const model::Model& model() const { return *model_; }
   const tokenizer::Tokenizer& tokenizer() const { return *tokenizer_; }
   model::KvCache& cache() { return cache_; }

@@ -152,6 +152,34 @@ DatasetConfig read_dataset(const toml::table& table, const std::string& path, co
   return dataset;
 }
 
+// Lower-cases `precision` and checks it against kPrecisions; `key` names it in errors.
+void check_precision(TableReader& reader, const toml::source_region& where, const std::string& key,
+                     std::string& precision) {
+  std::transform(precision.begin(), precision.end(), precision.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (std::find(kPrecisions.begin(), kPrecisions.end(), precision) == kPrecisions.end()) {
+    reader.fail(where, key,
+                fmt::format("unknown precision '{}' (use stored, f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, "
+                            "q2_k..q6_k, iq4_nl)", precision));
+  }
+}
+
+EncoderConfig read_encoder(const toml::table& table, const std::string& path, const std::filesystem::path& source) {
+  TableReader reader(table, path, source);
+  EncoderConfig encoder;
+  encoder.name = reader.get_string("name").value_or("");
+  if (encoder.name.empty()) reader.fail_missing("name");
+  const auto file = reader.get_string("path");
+  if (!file) reader.fail_missing("path");
+  encoder.path = resolve(source, *file);
+  if (auto precision = reader.get_string("precision")) {
+    check_precision(reader, table.get("precision")->source(), "precision", *precision);
+    encoder.precision = *precision;
+  }
+  reader.reject_unknown_keys();
+  return encoder;
+}
+
 ModelConfig read_model(const toml::table& table, const std::string& path, const std::filesystem::path& source) {
   TableReader reader(table, path, source);
   ModelConfig model;
@@ -173,14 +201,8 @@ ModelConfig read_model(const toml::table& table, const std::string& path, const 
   std::set<std::string> seen;
   for (std::size_t i = 0; i < model.precisions.size(); ++i) {
     std::string& precision = model.precisions[i];
-    std::transform(precision.begin(), precision.end(), precision.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     const auto where = precisions_node != nullptr ? precisions_node->source() : table.source();
-    if (std::find(kPrecisions.begin(), kPrecisions.end(), precision) == kPrecisions.end()) {
-      reader.fail(where, fmt::format("precisions[{}]", i),
-                  fmt::format("unknown precision '{}' (use stored, f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, "
-                              "q2_k..q6_k, iq4_nl)", precision));
-    }
+    check_precision(reader, where, fmt::format("precisions[{}]", i), precision);
     if (!seen.insert(precision).second) {
       reader.fail(where, fmt::format("precisions[{}]", i), fmt::format("precision '{}' is listed twice", precision));
     }
@@ -270,6 +292,19 @@ void read_decoding_section(TableReader& reader, ExperimentConfig& config, std::o
   if (const auto value = reader.get_integer("seed", 0, INT64_MAX)) seed = static_cast<std::uint64_t>(*value);
   decoding.stop = reader.get_string_array("stop");
   reader.reject_unknown_keys();
+}
+
+// Every dense retriever names a configured encoder or a GGUF file.
+void check_dense_retrievers(const ExperimentConfig& config) {
+  for (const RetrieverSpec& spec : config.retrievers) {
+    if (spec.family != "dense") continue;
+    const bool named = std::any_of(config.encoders.begin(), config.encoders.end(),
+                                   [&](const EncoderConfig& encoder) { return encoder.name == spec.variant; });
+    if (named || spec.variant.ends_with(".gguf")) continue;
+    throw Error(fmt::format("{}: retriever '{}' names encoder '{}', but no [[encoders]] entry has that name "
+                            "(add one with name and path, or give a .gguf path)",
+                            config.source.string(), spec.canonical(), spec.variant));
+  }
 }
 
 }  // namespace
@@ -379,6 +414,13 @@ ExperimentConfig parse_config(std::string_view toml_text, const std::filesystem:
     }
   });
   if (config.models.empty()) reader.fail_missing("models");
+  for_each_table_in_array(reader, "encoders", [&](const toml::table& table, const std::string& path) {
+    config.encoders.push_back(read_encoder(table, path, source));
+    if (!names.insert("encoder:" + config.encoders.back().name).second) {
+      reader.fail(table.source(), path, fmt::format("encoder name '{}' is used twice", config.encoders.back().name));
+    }
+  });
+  check_dense_retrievers(config);
   reader.reject_unknown_keys();
   return config;
 }

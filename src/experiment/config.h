@@ -29,6 +29,15 @@ struct ModelConfig {
   std::vector<std::string> precisions;    // lower-case GGML type names or "stored"
 };
 
+// One dense encoder that `dense:NAME` retrievers refer to: a GGUF file, or a Hugging Face
+// checkpoint folder that qrag converts to GGUF on first use; `precision` other than
+// "stored" quantizes that file (cached like model precisions).
+struct EncoderConfig {
+  std::string name;
+  std::filesystem::path path;             // GGUF file or checkpoint folder
+  std::string precision = "stored";       // lower-case GGML type name or "stored"
+};
+
 // A retriever spec string, "family[:variant][?key=value&key=value]", e.g. "bm25:okapi",
 // "dense:minilm", "recency", "random?seed=1". Parameters are kept sorted by key.
 struct RetrieverSpec {
@@ -42,7 +51,8 @@ struct RetrieverSpec {
 };
 
 // Parses a spec string; throws qrag::Error naming the spec on a syntax error or an
-// unknown family (known: bm25, dense, recency, random).
+// unknown family (known: bm25, dense, recency, random). A dense variant must name an
+// [[encoders]] entry or a .gguf file; load_config checks that.
 RetrieverSpec parse_retriever_spec(std::string_view spec);
 
 // Number of retrieved profile items: a count, or every item of the profile.
@@ -80,6 +90,7 @@ struct ExperimentConfig {
   std::string name;
   std::vector<DatasetConfig> datasets;
   std::vector<ModelConfig> models;
+  std::vector<EncoderConfig> encoders;
   std::vector<RetrieverSpec> retrievers;
   std::vector<KValue> k_values;
   std::vector<DocumentOrder> orders;

@@ -60,14 +60,45 @@ TEST(Config, DemoExampleParses) {
   ASSERT_EQ(config.datasets.size(), 2u);
   EXPECT_EQ(config.datasets[0].task, 3);
   EXPECT_EQ(config.datasets[1].task, 5);
-  EXPECT_EQ(config.datasets[0].limit, 50u);
   ASSERT_EQ(config.models.size(), 1u);
   EXPECT_EQ(config.models[0].precisions, (std::vector<std::string>{"stored", "q8_0", "q4_0"}));
-  ASSERT_EQ(config.retrievers.size(), 2u);
+  ASSERT_EQ(config.retrievers.size(), 3u);
   EXPECT_EQ(config.retrievers[0].canonical(), "bm25:okapi");
   EXPECT_EQ(config.retrievers[1].canonical(), "dense:minilm");
+  ASSERT_EQ(config.encoders.size(), 2u);
+  EXPECT_EQ(config.encoders[1].precision, "q4_0");
   EXPECT_EQ(config.k_values.size(), 5u);
   EXPECT_EQ(config.decoding.stop, std::vector<std::string>{"\n"});
+}
+
+TEST(Config, EncodersResolveDenseRetrievers) {
+  std::string text = kMinimal;
+  text.replace(text.find(R"(["bm25"])"), 8, R"(["bm25", "dense:mini", "dense:/m/e5.gguf"])");
+  text += R"(
+[[encoders]]
+name = "mini"
+path = "enc/minilm"
+precision = "Q4_0"
+)";
+  const ExperimentConfig config = parse_config(text, "/cfg/exp.toml");
+  ASSERT_EQ(config.encoders.size(), 1u);
+  EXPECT_EQ(config.encoders[0].path, std::filesystem::path("/cfg/enc/minilm"));
+  EXPECT_EQ(config.encoders[0].precision, "q4_0");
+}
+
+TEST(Config, DenseRetrieverNeedsEncoder) {
+  std::string text = kMinimal;
+  text.replace(text.find(R"(["bm25"])"), 8, R"(["dense:nowhere"])");
+  const std::string message = error_of(text);
+  EXPECT_THAT(message, HasSubstr("nowhere"));
+  EXPECT_THAT(message, HasSubstr("[[encoders]]"));
+}
+
+TEST(Config, EncoderPrecisionValidated) {
+  const std::string encoder = "[[encoders]]\nname = \"e\"\npath = \"p\"\nprecision = \"q9\"\n";
+  const std::string message = error_of(std::string(kMinimal) + encoder);
+  EXPECT_THAT(message, HasSubstr("precision"));
+  EXPECT_THAT(message, HasSubstr("q9"));
 }
 
 TEST(Config, FullDecodingSection) {

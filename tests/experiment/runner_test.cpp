@@ -171,3 +171,68 @@ TEST(Runner, ReportsProgress) {
 
 }  // namespace
 }  // namespace qrag::experiment
+
+namespace qrag::experiment {
+namespace {
+
+// Records the (precision, prompt) of every generate() call, in call order.
+class RecordingProvider : public BackendProvider {
+ public:
+  struct Call {
+    std::string precision;
+    std::string prompt;
+  };
+
+  class Backend : public fake::FakeBackend {
+   public:
+    Backend(std::string precision, std::vector<Call>& calls)
+        : FakeBackend(precision), precision_(std::move(precision)), calls_(&calls) {}
+    GenerationResult generate(const GenerationRequest& request) override {
+      calls_->push_back({precision_, request.prompt});
+      return FakeBackend::generate(request);
+    }
+
+   private:
+    std::string precision_;
+    std::vector<Call>* calls_;
+  };
+
+  std::string model_hash(const std::string& model, const std::string& precision) override {
+    return xxh3_128_hex(model + "/" + precision);
+  }
+  CellBackend& backend(const std::string& model, const std::string& precision) override {
+    auto [it, inserted] = backends_.try_emplace(model + "/" + precision, precision, calls);
+    return it->second;
+  }
+
+  std::vector<Call> calls;
+
+ private:
+  std::map<std::string, Backend> backends_;
+};
+
+TEST(RunnerOrder, GroupsByPrecisionThenQuestion) {
+  const auto path = testing::make_temp_dir() / kStoreFileName;
+  ResultStore store = ResultStore::open(path);
+  RecordingProvider provider;
+  run_grid(store, make_work(), provider, make_options());
+  ASSERT_EQ(provider.calls.size(), 30u);
+
+  // All calls of the first precision come before any of the second, so a provider that
+  // keeps one model in memory loads each once.
+  const auto first_q4 = std::find_if(provider.calls.begin(), provider.calls.end(),
+                                     [](const auto& call) { return call.precision == "q4_0"; });
+  EXPECT_TRUE(std::all_of(first_q4, provider.calls.end(), [](const auto& call) { return call.precision == "q4_0"; }));
+
+  // Within a precision, prompts run question by question, longest text first, so
+  // "question 0 docs from recency" precedes "question 0 docs from bm25" and "question 0",
+  // and question 1 starts only after question 0 is done.
+  const std::vector<std::string> expected = {"question 0 docs from recency", "question 0 docs from bm25", "question 0",
+                                             "question 1 docs from recency"};
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(provider.calls[i].prompt, expected[i]) << "call " << i;
+  }
+}
+
+}  // namespace
+}  // namespace qrag::experiment
