@@ -45,10 +45,17 @@ int resolve_threads(int requested) {
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-// The chat template named by --chat-template, else the one detected from the model's metadata.
+// The chat template named by --chat-template, else the one detected from the model's metadata, else the
+// architecture's default (gemma3: gemma, qwen2: chatml).
 tokenizer::ChatTemplate resolve_chat_template(const model::Model& model, const std::string& name) {
   if (!name.empty()) return tokenizer::parse_chat_template_name(name);
   const auto jinja = model.file().find_string("tokenizer.chat_template");
+  const std::string_view arch_default = model.arch().default_chat_template;
+  if (!jinja && !arch_default.empty()) {
+    spdlog::info("the model has no tokenizer.chat_template; using the {} default '{}'", model.arch().name,
+                 arch_default);
+    return tokenizer::parse_chat_template_name(arch_default);
+  }
   if (!jinja) {
     throw Error("the model has no tokenizer.chat_template; name one with --chat-template (e.g. chatml)");
   }

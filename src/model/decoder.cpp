@@ -1,4 +1,4 @@
-// Forward pass of llama-family decoders: embedding, attention and SwiGLU blocks, output head.
+// Forward pass of the decoder families: batching, embeddings and the output head (blocks in decoder_blocks.cpp).
 #include "model/decoder.h"
 
 #include <cmath>
@@ -11,21 +11,29 @@
 #include "tensor/fp16.h"
 
 namespace qrag::model {
-namespace {
 
-float* row(std::vector<float>& buffer, std::int64_t index, std::int64_t width) {
+float* Decoder::row(std::vector<float>& buffer, std::int64_t index, std::int64_t width) {
   return buffer.data() + index * width;
 }
 
-// Rounds x[n] to the nearest F16 values in place (kept as F32).
-void round_to_f16(float* x, std::int64_t n) {
+void Decoder::round_to_f16(float* x, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) x[i] = tensor::fp16_to_fp32(tensor::fp32_to_fp16(x[i]));
 }
 
-}  // namespace
-
 Decoder::Decoder(const Model& model, KvCache& cache, kernels::KernelContext& kernels)
     : model_(&model), cache_(&cache), kernels_(&kernels) {}
+
+void Decoder::set_matmul_observer(MatmulObserver* observer) {
+  observer_ = observer;
+  weight_names_.clear();
+  if (observer == nullptr) return;
+  // Every WeightView points at its tensor's data inside the mapped file, so the
+  // data address identifies the tensor. A tied output matrix is token_embd's data
+  // and is reported under that name, the tensor a quantizer would weight.
+  for (const gguf::TensorInfo& info : model_->file().tensors()) {
+    weight_names_.emplace(model_->file().tensor_data(info).data(), info.name);
+  }
+}
 
 void Decoder::validate(std::span<const SequenceInput> inputs) const {
   if (inputs.empty()) throw Error("decode: no input sequences");
@@ -73,6 +81,11 @@ void Decoder::resize(std::int64_t n_tokens, std::int64_t n_out) {
 // widens the weights and keeps F32 activations. Rounding a copy of x first gives
 // ggml's products (F16 x F16 is exact in F32), so logits track llama.cpp's.
 void Decoder::matmul(const kernels::WeightView& w, const float* x, float* y, std::int64_t n_tokens) {
+  if (observer_ != nullptr) {
+    const auto name = weight_names_.find(w.data);
+    QRAG_CHECK(name != weight_names_.end(), "matmul weight does not point at a tensor of the model file");
+    observer_->observe(name->second, x, n_tokens, w.n_cols);
+  }
   if (w.type == gguf::GgmlType::F16) {
     const std::int64_t n = n_tokens * w.n_cols;
     if (x_f16_.size() < static_cast<std::size_t>(n)) x_f16_.resize(static_cast<std::size_t>(n));
@@ -119,72 +132,6 @@ std::span<const float> Decoder::decode(std::span<const SequenceInput> inputs) {
   return {logits_.data(), static_cast<std::size_t>(n_out * hp.n_vocab)};
 }
 
-// x += wo * attention(rope(wq * norm(x)), cache <- (rope(wk * norm(x)), wv * norm(x)))
-void Decoder::attention_block(std::int64_t il, std::int64_t n_tokens) {
-  const Hparams& hp = model_->hparams();
-  const LayerWeights& l = model_->weights().layers[static_cast<std::size_t>(il)];
-  kernels::KernelContext& kc = *kernels_;
-
-  kernels::rms_norm(kc, x_.data(), l.attn_norm, cur_.data(), hp.n_embd, n_tokens, hp.norm_eps);
-  matmul(l.wq, cur_.data(), q_.data(), n_tokens);
-  matmul(l.wk, cur_.data(), k_.data(), n_tokens);
-  matmul(l.wv, cur_.data(), v_.data(), n_tokens);
-
-  kernels::RopeParams rope;
-  rope.mode = hp.rope_mode;
-  rope.n_dims = static_cast<int>(hp.n_rot);
-  rope.freq_base = hp.rope_freq_base;
-  rope.freq_scale = hp.rope_freq_scale;
-  rope.freq_factors = model_->weights().rope_freqs;
-  kernels::rope(kc, rope, q_.data(), n_tokens, static_cast<int>(hp.n_head), static_cast<int>(hp.head_dim),
-                pos_.data());
-  kernels::rope(kc, rope, k_.data(), n_tokens, static_cast<int>(hp.n_head_kv), static_cast<int>(hp.head_dim),
-                pos_.data());
-  // ggml computes Q.K with Q rounded to F16 when the cache is F16; do the same.
-  // NOTE: ggml also rounds the softmax weights to F16 before P.V, which happens
-  // inside kernels::attention and is not reproduced (error about 1e-3 in logits).
-  round_to_f16(q_.data(), n_tokens * hp.n_embd_q());
-
-  kernels::AttentionParams params;
-  params.n_head = static_cast<int>(hp.n_head);
-  params.scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
-  params.causal = true;
-  for (const Segment& segment : segments_) {
-    const kernels::KvCacheView view = cache_->view(segment.seq, il);
-    const std::int32_t* pos = pos_.data() + segment.row0;
-    kernels::store_kv(kc, view, row(k_, segment.row0, hp.n_embd_kv()), row(v_, segment.row0, hp.n_embd_kv()),
-                      segment.n, pos);
-    const std::int64_t n_kv = pos[segment.n - 1] + 1;
-    kernels::attention(kc, params, view, row(q_, segment.row0, hp.n_embd_q()), segment.n, pos, n_kv, nullptr,
-                       row(attn_, segment.row0, hp.n_embd_q()));
-  }
-
-  matmul(l.wo, attn_.data(), cur_.data(), n_tokens);
-  kernels::add(kc, x_.data(), cur_.data(), x_.data(), n_tokens * hp.n_embd);
-}
-
-// x += w_down * (silu(w_gate * norm(x)) * (w_up * norm(x)))
-void Decoder::ffn_block(std::int64_t il, std::int64_t n_tokens) {
-  const Hparams& hp = model_->hparams();
-  const LayerWeights& l = model_->weights().layers[static_cast<std::size_t>(il)];
-  kernels::KernelContext& kc = *kernels_;
-
-  kernels::rms_norm(kc, x_.data(), l.ffn_norm, cur_.data(), hp.n_embd, n_tokens, hp.norm_eps);
-  matmul(l.ffn_gate, cur_.data(), gate_.data(), n_tokens);
-  matmul(l.ffn_up, cur_.data(), up_.data(), n_tokens);
-  // One call per row, because the SIMD swiglu computes the tail of its range with a
-  // scalar exp whose bits differ from the vector one. Per-row calls put every row
-  // through the same split, so batched and single decoding stay bit-identical.
-  // NOTE: kernels request: element-wise ops whose result does not depend on the
-  // element's offset in the range, then this can be one call.
-  for (std::int64_t t = 0; t < n_tokens; ++t) {
-    float* gate_row = row(gate_, t, hp.n_ff);
-    kernels::swiglu(kc, gate_row, row(up_, t, hp.n_ff), gate_row, hp.n_ff);
-  }
-  matmul(l.ffn_down, gate_.data(), cur_.data(), n_tokens);
-  kernels::add(kc, x_.data(), cur_.data(), x_.data(), n_tokens * hp.n_embd);
-}
-
 // logits = output * norm(x) for the rows that need logits only.
 void Decoder::output_head(std::span<const SequenceInput> inputs, std::int64_t n_out) {
   const Hparams& hp = model_->hparams();
@@ -200,6 +147,10 @@ void Decoder::output_head(std::span<const SequenceInput> inputs, std::int64_t n_
   kernels::rms_norm(*kernels_, rows_.data(), model_->weights().output_norm, rows_.data(), hp.n_embd, n_out,
                     hp.norm_eps);
   matmul(model_->weights().output, rows_.data(), logits_.data(), n_out);
+  if (hp.final_logit_softcap > 0.0f) {
+    const float cap = hp.final_logit_softcap;
+    for (std::int64_t i = 0; i < n_out * hp.n_vocab; ++i) logits_[i] = cap * std::tanh(logits_[i] / cap);
+  }
 }
 
 }  // namespace qrag::model

@@ -3,10 +3,13 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "kernels/kernels.h"
 #include "model/kv_cache.h"
+#include "model/matmul_observer.h"
 #include "model/model.h"
 
 namespace qrag::model {
@@ -36,6 +39,11 @@ class Decoder {
   // unchanged in that case.
   std::span<const float> decode(std::span<const SequenceInput> inputs);
 
+  // Passes the input of every weight matmul of later decode() calls to
+  // `observer` (borrowed, must outlive its use), or stops when null. Without an
+  // observer a matmul costs one extra null check.
+  void set_matmul_observer(MatmulObserver* observer);
+
   const Model& model() const { return *model_; }
   KvCache& cache() { return *cache_; }
   kernels::KernelContext& kernels() { return *kernels_; }
@@ -50,14 +58,24 @@ class Decoder {
   void matmul(const kernels::WeightView& w, const float* x, float* y, std::int64_t n_tokens);
   void validate(std::span<const SequenceInput> inputs) const;
   void resize(std::int64_t n_tokens, std::int64_t n_out);
+  // Blocks, in decoder_blocks.cpp.
+  void project_qkv(std::int64_t il, std::int64_t n_tokens);
   void attention_block(std::int64_t il, std::int64_t n_tokens);
   void ffn_block(std::int64_t il, std::int64_t n_tokens);
   void output_head(std::span<const SequenceInput> inputs, std::int64_t n_out);
+
+  static float* row(std::vector<float>& buffer, std::int64_t index, std::int64_t width);
+  // Rounds x[n] to the nearest F16 values in place (kept as F32).
+  static void round_to_f16(float* x, std::int64_t n);
 
   const Model* model_;
   KvCache* cache_;
   kernels::KernelContext* kernels_;
   std::vector<Segment> segments_;
+  MatmulObserver* observer_ = nullptr;
+  // GGUF tensor name of each weight's data (WeightView carries no name), filled
+  // by set_matmul_observer.
+  std::unordered_map<const void*, std::string> weight_names_;
 
   // Scratch, one row per batch token (n_tokens rows), reused across calls.
   std::vector<float> x_;      // [n_tokens][n_embd] residual stream

@@ -53,12 +53,56 @@ void read_rope_scaling(const gguf::GgufFile& file, const std::string& arch, Hpar
                           arch, type));
 }
 
+std::optional<float> optional_positive_float(const gguf::GgufFile& file, const std::string& key) {
+  const std::optional<double> value = file.find_float(key);
+  if (!value) return std::nullopt;
+  if (!(*value > 0.0) || !std::isfinite(*value)) {
+    throw Error(fmt::format("metadata '{}' = {} must be a positive number", key, *value));
+  }
+  return static_cast<float>(*value);
+}
+
+// Gemma 3 layout, from the Hugging Face Gemma3TextConfig (sliding_window_pattern 6,
+// rope_local_base_freq 10000): layers 5, 11, 17, ... are global and the others
+// local. Local layers use RoPE base 10000 without scaling, global layers use
+// <arch>.rope.freq_base and the rope.scaling factor (8 in the 27B config). GGUF
+// files do not store the pattern or the local base, so they are fixed here.
+// A file without <arch>.attention.sliding_window gets global attention everywhere.
+void read_sliding_window(const gguf::GgufFile& file, const std::string& arch, Hparams& hp) {
+  constexpr std::int64_t kGemma3SwaPeriod = 6;
+  constexpr float kGemma3LocalRopeBase = 10000.0f;
+  hp.n_swa = optional_positive_int(file, arch + ".attention.sliding_window").value_or(0);
+  hp.swa_period = kGemma3SwaPeriod;
+  hp.rope_freq_base_swa = kGemma3LocalRopeBase;
+  hp.rope_freq_scale_swa = 1.0f;
+}
+
+// Attention scale, embedding scale and softcapping of the families that have them.
+void read_family_options(const gguf::GgufFile& file, const ArchSpec& spec, Hparams& hp) {
+  const std::string arch(spec.name);
+  hp.attn_scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
+  if (spec.scale_embeddings) hp.embd_scale = std::sqrt(static_cast<float>(hp.n_embd));
+  if (spec.sliding_window) read_sliding_window(file, arch, hp);
+  if (spec.name == "gemma3" && hp.n_layer == 62) {
+    // Gemma 3 27B (the only size with 62 layers) scales Q.K by query_pre_attn_scalar
+    // = n_embd / n_head = 168 rather than key_length 128; GGUF does not store it.
+    hp.attn_scale = 1.0f / std::sqrt(static_cast<float>(hp.n_embd / hp.n_head));
+  }
+  if (auto cap = optional_positive_float(file, arch + ".final_logit_softcapping")) hp.final_logit_softcap = *cap;
+  if (auto cap = file.find_float(arch + ".attn_logit_softcapping"); cap && *cap != 0.0) {
+    throw Error(fmt::format("metadata '{}.attn_logit_softcapping' = {} is not supported (attention logit "
+                            "softcapping is not implemented)",
+                            arch, *cap));
+  }
+}
+
 }  // namespace
 
-Hparams read_hparams(const gguf::GgufFile& file, const std::string& arch, kernels::RopeMode rope_mode) {
+Hparams read_hparams(const gguf::GgufFile& file, const ArchSpec& spec) {
+  const std::string arch(spec.name);
   Hparams hp;
   hp.arch = arch;
-  hp.rope_mode = rope_mode;
+  hp.rope_mode = spec.rope_mode;
   hp.n_embd = positive_int(file, arch + ".embedding_length");
   hp.n_layer = positive_int(file, arch + ".block_count");
   hp.n_head = positive_int(file, arch + ".attention.head_count");
@@ -103,6 +147,7 @@ Hparams read_hparams(const gguf::GgufFile& file, const std::string& arch, kernel
     throw Error(fmt::format("metadata '{}.rope.freq_base' = {} must be positive", arch, hp.rope_freq_base));
   }
   read_rope_scaling(file, arch, hp);
+  read_family_options(file, spec, hp);
   return hp;
 }
 

@@ -22,7 +22,7 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
       throw Error(fmt::format("architecture '{}' is not supported (supported: {})", arch,
                               fmt::join(names, ", ")));
     }
-    model->hparams_ = read_hparams(model->file_, arch, model->arch_->rope_mode);
+    model->hparams_ = read_hparams(model->file_, *model->arch_);
     model->load_weights();
     return model;
   });
@@ -44,19 +44,7 @@ void Model::load_weights() {
   if (loader.has("rope_freqs.weight")) w.rope_freqs = loader.vector("rope_freqs.weight", hp.n_rot / 2);
 
   w.layers.resize(static_cast<std::size_t>(hp.n_layer));
-  for (std::int64_t il = 0; il < hp.n_layer; ++il) {
-    const std::string prefix = fmt::format("blk.{}.", il);
-    LayerWeights& l = w.layers[static_cast<std::size_t>(il)];
-    l.attn_norm = loader.vector(prefix + "attn_norm.weight", hp.n_embd);
-    l.wq = loader.matrix(prefix + "attn_q.weight", hp.n_embd, hp.n_embd_q());
-    l.wk = loader.matrix(prefix + "attn_k.weight", hp.n_embd, hp.n_embd_kv());
-    l.wv = loader.matrix(prefix + "attn_v.weight", hp.n_embd, hp.n_embd_kv());
-    l.wo = loader.matrix(prefix + "attn_output.weight", hp.n_embd_q(), hp.n_embd);
-    l.ffn_norm = loader.vector(prefix + "ffn_norm.weight", hp.n_embd);
-    l.ffn_gate = loader.matrix(prefix + "ffn_gate.weight", hp.n_embd, hp.n_ff);
-    l.ffn_up = loader.matrix(prefix + "ffn_up.weight", hp.n_embd, hp.n_ff);
-    l.ffn_down = loader.matrix(prefix + "ffn_down.weight", hp.n_ff, hp.n_embd);
-  }
+  for (std::int64_t il = 0; il < hp.n_layer; ++il) load_layer(loader, il);
 
   owned_ = std::move(loader.storage());
   unused_ = loader.unused();
@@ -70,6 +58,35 @@ void Model::load_weights() {
   }
 }
 
+void Model::load_layer(TensorLoader& loader, std::int64_t il) {
+  const Hparams& hp = hparams_;
+  const ArchSpec& spec = *arch_;
+  const std::string prefix = fmt::format("blk.{}.", il);
+  LayerWeights& l = weights_.layers[static_cast<std::size_t>(il)];
+  l.attn_norm = loader.vector(prefix + "attn_norm.weight", hp.n_embd);
+  l.wq = loader.matrix(prefix + "attn_q.weight", hp.n_embd, hp.n_embd_q());
+  l.wk = loader.matrix(prefix + "attn_k.weight", hp.n_embd, hp.n_embd_kv());
+  l.wv = loader.matrix(prefix + "attn_v.weight", hp.n_embd, hp.n_embd_kv());
+  if (spec.qkv_bias) {
+    l.bq = loader.vector(prefix + "attn_q.bias", hp.n_embd_q());
+    l.bk = loader.vector(prefix + "attn_k.bias", hp.n_embd_kv());
+    l.bv = loader.vector(prefix + "attn_v.bias", hp.n_embd_kv());
+  }
+  if (spec.qk_norm) {
+    l.attn_q_norm = loader.vector(prefix + "attn_q_norm.weight", hp.head_dim);
+    l.attn_k_norm = loader.vector(prefix + "attn_k_norm.weight", hp.head_dim);
+  }
+  l.wo = loader.matrix(prefix + "attn_output.weight", hp.n_embd_q(), hp.n_embd);
+  l.ffn_norm = loader.vector(prefix + "ffn_norm.weight", hp.n_embd);
+  l.ffn_gate = loader.matrix(prefix + "ffn_gate.weight", hp.n_embd, hp.n_ff);
+  l.ffn_up = loader.matrix(prefix + "ffn_up.weight", hp.n_embd, hp.n_ff);
+  l.ffn_down = loader.matrix(prefix + "ffn_down.weight", hp.n_ff, hp.n_embd);
+  if (spec.post_norms) {
+    l.post_attention_norm = loader.vector(prefix + "post_attention_norm.weight", hp.n_embd);
+    l.post_ffw_norm = loader.vector(prefix + "post_ffw_norm.weight", hp.n_embd);
+  }
+}
+
 void Model::embed(std::int32_t token, float* out) const {
   if (token < 0 || token >= hparams_.n_vocab) {
     throw Error(fmt::format("token id {} is outside the vocabulary [0, {})", token, hparams_.n_vocab));
@@ -77,6 +94,9 @@ void Model::embed(std::int32_t token, float* out) const {
   const kernels::WeightView& e = weights_.token_embd;
   const auto* row = static_cast<const std::uint8_t*>(e.data) + static_cast<std::size_t>(token) * e.row_bytes;
   tensor::dequantize_row(e.type, row, out, hparams_.n_embd);
+  if (hparams_.embd_scale != 1.0f) {
+    for (std::int64_t i = 0; i < hparams_.n_embd; ++i) out[i] *= hparams_.embd_scale;
+  }
 }
 
 std::string Model::summary() const {

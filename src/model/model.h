@@ -15,18 +15,28 @@
 
 namespace qrag::model {
 
+class TensorLoader;
+
 // Weights of one transformer block (il). Matrices are [n_rows][n_cols] in the
-// file's own types; norm vectors are F32.
+// file's own types; norm and bias vectors are F32. Pointers an architecture
+// does not use (see ArchSpec) are null.
 struct LayerWeights {
   const float* attn_norm = nullptr;  // [n_embd]
   kernels::WeightView wq;            // [n_head*head_dim][n_embd]
   kernels::WeightView wk;            // [n_head_kv*head_dim][n_embd]
   kernels::WeightView wv;            // [n_head_kv*head_dim][n_embd]
+  const float* bq = nullptr;         // [n_head*head_dim] attn_q.bias (qwen2)
+  const float* bk = nullptr;         // [n_head_kv*head_dim] attn_k.bias (qwen2)
+  const float* bv = nullptr;         // [n_head_kv*head_dim] attn_v.bias (qwen2)
+  const float* attn_q_norm = nullptr;  // [head_dim], shared by all Q heads (gemma3)
+  const float* attn_k_norm = nullptr;  // [head_dim], shared by all K heads (gemma3)
   kernels::WeightView wo;            // [n_embd][n_head*head_dim]
+  const float* post_attention_norm = nullptr;  // [n_embd] (gemma3)
   const float* ffn_norm = nullptr;   // [n_embd]
   kernels::WeightView ffn_gate;      // [n_ff][n_embd]
   kernels::WeightView ffn_up;        // [n_ff][n_embd]
   kernels::WeightView ffn_down;      // [n_embd][n_ff]
+  const float* post_ffw_norm = nullptr;  // [n_embd] (gemma3)
 };
 
 struct ModelWeights {
@@ -56,7 +66,8 @@ class Model {
   const Hparams& hparams() const { return hparams_; }
   const ModelWeights& weights() const { return weights_; }
 
-  // Writes the F32 embedding of `token` (checked against n_vocab) to out[n_embd].
+  // Writes the F32 embedding of `token` (checked against n_vocab), times
+  // hparams().embd_scale, to out[n_embd].
   void embed(std::int32_t token, float* out) const;
 
   std::int64_t n_params() const { return n_params_; }          // elements over all tensors
@@ -75,6 +86,7 @@ class Model {
  private:
   explicit Model(gguf::GgufFile file) : file_(std::move(file)) {}
   void load_weights();
+  void load_layer(TensorLoader& loader, std::int64_t il);
 
   gguf::GgufFile file_;
   const ArchSpec* arch_ = nullptr;
