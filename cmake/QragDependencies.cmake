@@ -11,6 +11,8 @@ pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
 pkg_check_modules(TOMLPP REQUIRED IMPORTED_TARGET tomlplusplus)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+# libssl-dev comes with libcpp-httplib-dev; its libcrypto computes the SHA-256 of downloads.
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)
 find_library(QRAG_STEMMER_LIB stemmer REQUIRED)
 find_path(QRAG_STEMMER_INCLUDE libstemmer.h REQUIRED)
 if(QRAG_BUILD_TESTS)

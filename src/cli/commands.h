@@ -25,5 +25,6 @@ void register_compare_logits(CLI::App& app, const GlobalOptions& options);
 void register_convert(CLI::App& app, const GlobalOptions& options);
 void register_embed(CLI::App& app, const GlobalOptions& options);
 void register_run(CLI::App& app, const GlobalOptions& options);
+void register_data(CLI::App& app, const GlobalOptions& options);
 
 }  // namespace qrag::cli

@@ -59,6 +59,7 @@ int run(int argc, char** argv) {
   qrag::cli::register_convert(app, options);
   qrag::cli::register_embed(app, options);
   qrag::cli::register_run(app, options);
+  qrag::cli::register_data(app, options);
 
   try {
     app.parse(argc, argv);
