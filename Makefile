@@ -14,9 +14,10 @@ build-asan: setup
 	cmake --preset debug-asan
 	cmake --build --preset debug-asan -j $(JOBS)
 
-# The main job on a bundled example (replaced by the experiment demo once `qrag run` lands).
+# The main job on the bundled demo experiment: SmolLM2 at three precisions, BM25 and
+# MiniLM retrieval, k in {0, 1, 3, 5, max}, on a small invented LaMP-3/LaMP-5 sample.
 demo: build
-	./build/release/qrag inspect tests/data/gguf/tiny-llama.gguf
+	./build/release/qrag run examples/demo.toml --out runs/demo
 
 # Every test: the release build, then the same suites under ASan + UBSan.
 test: test-release test-asan

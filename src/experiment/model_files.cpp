@@ -83,11 +83,10 @@ std::string ModelFiles::file_hash(const fs::path& path) {
 }
 
 std::string describe_precision(const fs::path& file, const std::string& precision) {
-  if (precision != "stored") return precision;
   const gguf::GgufFile gguf = gguf::GgufFile::open(file);
-  std::string label = "stored (" + engine::describe_matrix_type(gguf) + ")";
-  if (const auto chain = gguf.find_string(engine::kQuantizedFromKey)) label += " from " + *chain;
-  return label;
+  std::string label = precision + " (" + engine::describe_matrix_type(gguf);
+  if (const auto chain = gguf.find_string(engine::kQuantizedFromKey)) label += " <- " + *chain;
+  return label + ")";
 }
 
 }  // namespace qrag::experiment

@@ -45,8 +45,8 @@ class ModelFiles {
   std::map<std::filesystem::path, std::string> hashes_;
 };
 
-// The label a report shows for a cell's precision: "q8_0", or for "stored" the file's
-// matrix type and its quantization chain, e.g. "stored (Q4_1)".
+// Returns the label a report shows for a cell's precision: the precision, the file's most
+// common matrix type and its qrag.quantized_from chain, e.g. "q8_0 (Q8_0 <- Q4_1)".
 std::string describe_precision(const std::filesystem::path& file, const std::string& precision);
 
 }  // namespace qrag::experiment

@@ -136,7 +136,8 @@ std::map<std::string, double> score_prediction(const LoadedDataset& dataset, std
 }
 
 std::vector<fs::path> prompt_search_dirs(const ExperimentConfig& config) {
-  std::vector<fs::path> dirs{config.source.parent_path(), config.source.parent_path() / ".." / "prompts"};
+  // Not the config's own folder: an experiment file there may share a style's name.
+  std::vector<fs::path> dirs{config.source.parent_path() / "prompts", config.source.parent_path() / ".." / "prompts"};
   if (const char* env = std::getenv("QRAG_PROMPTS_DIR"); env != nullptr && *env != '\0') dirs.emplace_back(env);
   dirs.push_back(fs::path(core::kSourceDir) / "prompts");
   return dirs;

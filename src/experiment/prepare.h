@@ -50,8 +50,8 @@ std::string parse_prediction(const LoadedDataset& dataset, std::string_view raw_
 std::map<std::string, double> score_prediction(const LoadedDataset& dataset, std::string_view prediction,
                                                std::string_view gold);
 
-// Where prompt style files are looked up: the config's folder, its ../prompts, the
-// QRAG_PROMPTS_DIR environment variable, and the prompts folder of the source tree.
+// Folders searched for prompt style files, in order: prompts/ next to the config, ../prompts
+// from it, the QRAG_PROMPTS_DIR environment variable, and the source tree's prompts/.
 std::vector<std::filesystem::path> prompt_search_dirs(const ExperimentConfig& config);
 
 // Retrieves and renders the prompts of cells. Rankings are computed once per

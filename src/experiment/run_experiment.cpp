@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include <fmt/core.h>
@@ -66,6 +67,21 @@ void print_estimate(const std::vector<CellWork>& work, BackendProvider& backends
                      first.cell.precision, prefill_rate, decode_rate);
   out << fmt::format("estimated duration: at most {} (assumes every precision runs at this speed, no prefix "
                      "reuse and max_new_tokens per generation)\n", format_duration(seconds));
+}
+
+// Stores what each (model, precision) file really is, so reports can say "stored (Q4_1)"
+// instead of implying that a reference precision is F16.
+void record_precision_labels(const ExperimentConfig& config, const std::vector<Cell>& cells, ModelFiles& files,
+                             ResultStore& store) {
+  std::set<std::pair<std::string, std::string>> done;
+  for (const Cell& cell : cells) {
+    if (!done.insert({cell.model, cell.precision}).second) continue;
+    const auto model = std::find_if(config.models.begin(), config.models.end(),
+                                    [&](const ModelConfig& m) { return m.name == cell.model; });
+    const std::string label = describe_precision(files.llm_file(*model, cell.precision), cell.precision);
+    store.set_precision_label(cell.model, cell.precision, label);
+    spdlog::info("model '{}' precision {}", cell.model, label);
+  }
 }
 
 void log_summary(const RunExperimentResult& result) {
@@ -134,6 +150,7 @@ RunExperimentResult run_experiment(const RunExperimentOptions& options, std::ost
   };
 
   const std::size_t missing = count_missing_rows(store, work, backends, run_options);
+  record_precision_labels(config, cells, files, store);
   spdlog::info("{} cells, {} rows: {} already stored, {} to run, {} threads, store {}", cells.size(), result.rows,
                result.rows - missing, missing, threads, result.store_path.string());
   run_options.run_id = store.begin_run(describe_this_run(threads, config.seeds, options.config_path.string(),

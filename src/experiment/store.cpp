@@ -305,6 +305,31 @@ std::int64_t ResultStore::begin_run(RunInfo info) {
   return sqlite3_last_insert_rowid(db_);
 }
 
+namespace {
+// Precision labels live in the meta table as "precision_label\t<model>\t<precision>".
+constexpr std::string_view kLabelPrefix = "precision_label\t";
+}  // namespace
+
+void ResultStore::set_precision_label(const std::string& model, const std::string& precision,
+                                      const std::string& label) {
+  Statement stmt(db_, path_, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+  stmt.bind(1, std::string(kLabelPrefix) + model + "\t" + precision);
+  stmt.bind(2, label);
+  stmt.step();
+}
+
+std::map<std::pair<std::string, std::string>, std::string> ResultStore::precision_labels() const {
+  Statement stmt(db_, path_, "SELECT key, value FROM meta WHERE key LIKE 'precision_label%'");
+  std::map<std::pair<std::string, std::string>, std::string> labels;
+  while (stmt.step()) {
+    const std::string key = stmt.text(0);
+    const std::size_t tab = key.find('\t', kLabelPrefix.size());
+    if (!key.starts_with(kLabelPrefix) || tab == std::string::npos) continue;
+    labels[{key.substr(kLabelPrefix.size(), tab - kLabelPrefix.size()), key.substr(tab + 1)}] = stmt.text(1);
+  }
+  return labels;
+}
+
 std::vector<RunInfo> ResultStore::runs() const {
   Statement stmt(db_, path_,
                  "SELECT run_id, started_at, qrag_version, build_type, compiler, cpu_model, isa, threads, seeds, "
@@ -394,6 +419,9 @@ MergeReport merge_stores(const std::filesystem::path& output, std::span<const st
     for (RunInfo info : in.runs()) {
       const std::int64_t old_id = info.run_id;
       run_ids[old_id] = out.begin_run(std::move(info));
+    }
+    for (const auto& [model_precision, label] : in.precision_labels()) {
+      out.set_precision_label(model_precision.first, model_precision.second, label);
     }
     std::vector<ResultRow> batch;
     for (ResultRow& row : in.rows()) {

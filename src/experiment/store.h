@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "experiment/grid.h"
@@ -96,6 +97,12 @@ class ResultStore {
   // Records the environment of a run and returns its run id.
   std::int64_t begin_run(RunInfo info);
   std::vector<RunInfo> runs() const;
+
+  // A human-readable description of the file behind (model, precision), such as
+  // "stored (Q4_1)" or "q4_0 (Q4_0 <- Q4_1)", shown by reports next to the precision.
+  void set_precision_label(const std::string& model, const std::string& precision, const std::string& label);
+  // Every label, keyed by (model, precision).
+  std::map<std::pair<std::string, std::string>, std::string> precision_labels() const;
 
   bool has(const std::string& key) const;
   std::optional<ResultRow> get(const std::string& key) const;

@@ -134,6 +134,7 @@ ReportData build_report_data(const experiment::ResultStore& store, const experim
   ReportData data;
   data.store_path = store.path();
   data.runs = store.runs();
+  data.precision_labels = store.precision_labels();
   const std::vector<experiment::ResultRow> rows = store.rows();
   data.rows = rows.size();
   data.analysis = experiment::analyze(rows, options);

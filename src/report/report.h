@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,9 @@ struct ReportOptions {
 struct ReportData {
   std::filesystem::path store_path;
   std::vector<experiment::RunInfo> runs;
+  // (model, precision) -> what the file is, e.g. "stored (Q4_1)"; empty for stores
+  // written before labels existed.
+  std::map<std::pair<std::string, std::string>, std::string> precision_labels;
   std::size_t rows = 0;
   experiment::Analysis analysis;
   experiment::AnalysisOptions options;

@@ -84,6 +84,11 @@ nlohmann::json report_json(const ReportData& data) {
                      {"permutation_resamples", data.options.permutation_resamples},
                      {"kl", "KL(reference || quantized) over the reference's top-32 first tokens plus one bucket for "
                             "the rest; unlisted quantized tokens get its rest mass spread uniformly"}};
+  root["precision_labels"] = nlohmann::json::array();
+  for (const auto& [model_precision, label] : data.precision_labels) {
+    root["precision_labels"].push_back(
+        {{"model", model_precision.first}, {"precision", model_precision.second}, {"label", label}});
+  }
   root["runs"] = nlohmann::json::array();
   for (const experiment::RunInfo& run : data.runs) {
     root["runs"].push_back({{"run_id", run.run_id}, {"started_at", run.started_at},
@@ -188,6 +193,14 @@ std::string report_markdown(const ReportData& data) {
                                  data.store_path.string(), data.rows, data.runs.size(),
                                  data.options.bootstrap.level * 100, data.options.bootstrap.resamples,
                                  data.options.bootstrap.seed);
+  if (!data.precision_labels.empty()) {
+    text += "\n## Precisions\n\nWhat each precision's model file is: its most common matrix type and, after "
+            "\"<-\", the types it was quantized from.\n\n| model | precision | file |\n|---|---|---|\n";
+    for (const auto& [model_precision, label] : data.precision_labels) {
+      text += fmt::format("| {} | {} | {} |\n", markdown_escape(model_precision.first), model_precision.second,
+                          markdown_escape(label));
+    }
+  }
   std::string dataset;
   for (const CellSummary& cell : data.analysis.cells) {
     if (cell.cell.dataset != dataset) {

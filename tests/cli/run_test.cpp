@@ -152,5 +152,78 @@ TEST_F(RunCommand, MissingModelNamesPath) {
   EXPECT_THAT(result.err, HasSubstr("no-such-model.gguf"));
 }
 
+// A reduced grid on the real LaMP-format sets with the real SmolLM2 model: 5 questions per
+// task, the shipped Q4_1 file against its q4_0 requantization, BM25, k in {0, 3}.
+TEST(RunShared, SmolLM2ReducedGridOnRealData) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "a 135M-parameter model is too slow under AddressSanitizer; the release build runs this test";
+#endif
+  if (std::getenv("QRAG_BINARY") == nullptr) GTEST_SKIP() << "QRAG_BINARY is not set";
+  const auto lamp3 = testing::shared_file("data/lamp3-amazon-mi/dev_questions.json");
+  const auto lamp5 = testing::shared_file("data/lamp5-acl/dev_questions.json");
+  if (!lamp3 || !lamp5) GTEST_SKIP() << "the shared LaMP-format data is absent";
+  const fs::path model = testing::source_dir() / "models/SmolLM2-135M-Instruct.Q4_1.gguf";
+  if (!fs::exists(model)) GTEST_SKIP() << "run scripts/setup.sh to install " << model.string();
+
+  const fs::path dir = testing::make_temp_dir();
+  const fs::path config = dir / "shared.toml";
+  std::ofstream(config) << fmt::format(R"([experiment]
+retrievers = ["bm25:okapi"]
+k = [0, 3]
+prompt_style = "yazan2024"
+max_prompt_tokens = 2048
+
+[decoding]
+max_new_tokens = 8
+
+[[datasets]]
+name = "lamp3"
+task = 3
+questions = "{}"
+outputs = "{}"
+
+[[datasets]]
+name = "lamp5"
+task = 5
+questions = "{}"
+outputs = "{}"
+
+[[models]]
+name = "smollm2"
+base = "{}"
+precisions = ["stored", "q4_0"]
+)", lamp3->string(), (lamp3->parent_path() / "dev_outputs.json").string(), lamp5->string(),
+                                     (lamp5->parent_path() / "dev_outputs.json").string(), model.string());
+
+  const auto result = testing::run_qrag(
+      fmt::format("run '{}' --out '{}' --limit 5", config.string(), (dir / "run").string()), dir);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+
+  // 2 datasets x 2 precisions x 2 k x 5 questions, every row scored.
+  const ResultStore store = ResultStore::open(dir / "run" / experiment::kStoreFileName, ResultStore::Mode::kReadOnly);
+  const std::vector<ResultRow> rows = store.rows();
+  ASSERT_EQ(rows.size(), 40u);
+  std::map<std::string, std::vector<double>> per_cell;  // cell id -> abs_error or rouge1
+  for (const ResultRow& row : rows) {
+    EXPECT_FALSE(row.first_step.empty()) << row.cell.id();
+    EXPECT_GT(row.prompt_tokens, 0) << row.cell.id();
+    const char* metric = row.cell.task == 3 ? "abs_error" : "rouge1";
+    per_cell[row.cell.id()].push_back(row.scores.at(metric));
+  }
+
+  // The report's MAE and ROUGE-1 per cell are the means of the stored per-question scores.
+  const auto report = nlohmann::json::parse(testing::read_text(dir / "run/report/report.json"));
+  ASSERT_EQ(report.at("cells").size(), per_cell.size());
+  for (const auto& cell : report.at("cells")) {
+    const std::string id = cell.at("cell").at("id").get<std::string>();
+    const char* metric = cell.at("cell").at("task").get<int>() == 3 ? "mae" : "rouge1";
+    const std::vector<double>& values = per_cell.at(id);
+    double sum = 0.0;
+    for (const double value : values) sum += value;
+    EXPECT_DOUBLE_EQ(cell.at("metrics").at(metric).at("estimate").get<double>(), sum / values.size()) << id;
+  }
+  EXPECT_FALSE(report.at("pairs").empty());
+}
+
 }  // namespace
 }  // namespace qrag
