@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cli/bench_embed.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -42,6 +43,8 @@ struct BenchOptions {
   int parallel = 1;
   std::int64_t n_batch = 512;
   std::string output = "md";
+  bool embed = false;  // time a BERT encoder (bench_embed.h) instead of a decoder
+  EmbedBenchOptions embed_options;
 };
 
 // One row of the results table.
@@ -249,12 +252,22 @@ void run_bench(const BenchOptions& opts) {
   for (std::string item; std::getline(list, item, ',');) {
     if (!item.empty()) paths.push_back(item);
   }
+  const int threads = opts.threads > 0 ? opts.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (opts.embed) {
+    if (!opts.synthetic.empty()) throw Error("bench --embed: --synthetic makes decoders, which cannot embed");
+    EmbedBenchOptions embed_options = opts.embed_options;
+    embed_options.models = paths;
+    embed_options.threads = threads;
+    embed_options.reps = opts.reps;
+    embed_options.output = opts.output;
+    run_embed_bench(embed_options);
+    return;
+  }
   for (const std::string& spec : opts.synthetic) {
     paths.push_back(engine::write_synthetic_model(engine::parse_synthetic_spec(spec), opts.synthetic_dir).string());
   }
   if (paths.empty()) throw Error("bench: give -m MODEL[,MODEL...] or --synthetic SHAPE:TYPE");
 
-  const int threads = opts.threads > 0 ? opts.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   core::ThreadPool pool(threads);
   kernels::KernelContext kernels(pool);
   const double bandwidth = measure_bandwidth_gbps(pool);
@@ -287,6 +300,17 @@ void register_bench(CLI::App& app, const GlobalOptions& /*options*/) {
       ->capture_default_str();
   cmd->add_option("--batch", opts->n_batch, "Prompt tokens per forward pass")->capture_default_str();
   cmd->add_option("-o,--output", opts->output, "Output format: md, csv or json")->capture_default_str();
+  cmd->add_flag("--embed", opts->embed,
+                "Measure documents embedded per second by the -m GGUF BERT encoders instead of generation speed");
+  cmd->add_option("--texts", opts->embed_options.texts_path, "With --embed: documents to embed, one per line");
+  cmd->add_option("--questions", opts->embed_options.questions_path,
+                  "With --embed: a LaMP questions file whose profile documents are embedded");
+  cmd->add_option("--task", opts->embed_options.task, "With --questions: the LaMP task, which sets the document fields")
+      ->capture_default_str();
+  cmd->add_option("--n-texts", opts->embed_options.n_texts, "With --embed: documents per repetition (the first N)")
+      ->capture_default_str();
+  cmd->add_option("--embed-batch", opts->embed_options.batch, "With --embed: texts per embedding call")
+      ->capture_default_str();
   cmd->callback([opts] { run_bench(*opts); });
 }
 

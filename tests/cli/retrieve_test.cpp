@@ -1,6 +1,4 @@
 // End-to-end tests of `qrag retrieve` on the shared LaMP-3 set: runs the built binary (QRAG_BINARY).
-#include <sys/wait.h>
-
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -12,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/run_qrag.h"
 #include "common/test_paths.h"
 #include "lamp/dataset.h"
 
@@ -19,27 +18,9 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-CommandResult run_binary(const std::string& args, const std::filesystem::path& dir) {
-  const std::string binary = std::getenv("QRAG_BINARY");
-  const auto out = dir / "stdout.txt";
-  const auto err = dir / "stderr.txt";
-  const std::string command = "'" + binary + "' " + args + " >'" + out.string() + "' 2>'" + err.string() + "'";
-  const int status = std::system(command.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text(out), read_text(err)};
-}
+using qrag::testing::CommandResult;
+using qrag::testing::read_text;
+using qrag::testing::run_qrag;
 
 class RetrieveCommand : public ::testing::Test {
  protected:
@@ -59,9 +40,9 @@ class RetrieveCommand : public ::testing::Test {
 
 TEST_F(RetrieveCommand, WritesTrecRun) {
   const auto run = dir_ / "run.trec";
-  const CommandResult r = run_binary("retrieve --data '" + data_dir_.string() +
-                               "' --task LaMP_3 --retriever bm25:okapi --k 5 --limit 20 --out '" + run.string() + "'",
-                           dir_);
+  const CommandResult r = run_qrag("retrieve --data '" + data_dir_.string() +
+                             "' --task LaMP_3 --retriever bm25:okapi --k 5 --limit 20 --out '" + run.string() + "'",
+                         dir_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::map<std::string, std::vector<std::pair<std::string, double>>> by_query;
   std::istringstream lines(read_text(run));
@@ -96,9 +77,9 @@ TEST_F(RetrieveCommand, WritesTrecRun) {
 
 TEST_F(RetrieveCommand, WritesJsonLines) {
   const auto run = dir_ / "run.json";
-  const CommandResult r = run_binary("retrieve --questions '" + (data_dir_ / "dev_questions.json").string() +
-                               "' --task LaMP-3 --retriever recency --k 3 --limit 4 --out '" + run.string() + "'",
-                           dir_);
+  const CommandResult r = run_qrag("retrieve --questions '" + (data_dir_ / "dev_questions.json").string() +
+                             "' --task LaMP-3 --retriever recency --k 3 --limit 4 --out '" + run.string() + "'",
+                         dir_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::istringstream lines(read_text(run));
   std::string line;
@@ -114,14 +95,14 @@ TEST_F(RetrieveCommand, WritesJsonLines) {
 }
 
 TEST_F(RetrieveCommand, BadInputsFail) {
-  CommandResult r = run_binary("retrieve --data '" + data_dir_.string() + "' --task LaMP_9", dir_);
+  CommandResult r = run_qrag("retrieve --data '" + data_dir_.string() + "' --task LaMP_9", dir_);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("unknown task"));
-  r = run_binary("retrieve --data '" + dir_.string() + "' --task LaMP_3", dir_);
+  r = run_qrag("retrieve --data '" + dir_.string() + "' --task LaMP_3", dir_);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("dev_questions.json"));
   // LaMP-5 needs "title" and "abstract" in every profile item.
-  r = run_binary("retrieve --data '" + data_dir_.string() + "' --task LaMP_5", dir_);
+  r = run_qrag("retrieve --data '" + data_dir_.string() + "' --task LaMP_5", dir_);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("question 0"));
   EXPECT_THAT(r.err, HasSubstr("\"title\""));
