@@ -49,6 +49,9 @@ class EngineBackendProvider final : public BackendProvider {
   CellBackend& backend(const std::string& model, const std::string& precision) override;
 
   // Totals over every backend this provider has loaded.
+  // NOTE: rows are generated one at a time on sequence 0. Decoding several questions
+  // together (Generator::generate_batch) would read the weights once per step for all
+  // of them, but it conflicts with keeping one sequence's prefix for the next prompt.
   PrefillCounts prefill_counts() const;
 
  private:

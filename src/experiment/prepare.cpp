@@ -143,7 +143,7 @@ std::vector<fs::path> prompt_search_dirs(const ExperimentConfig& config) {
   return dirs;
 }
 
-// What rendering needs from one model: its tokenizer, context and chat format.
+// The parts of one model that rendering uses: its tokenizer, context length and chat format.
 struct PromptPreparer::ModelText {
   gguf::GgufFile file;
   tokenizer::Tokenizer tokenizer;

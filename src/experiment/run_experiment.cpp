@@ -69,7 +69,7 @@ void print_estimate(const std::vector<CellWork>& work, BackendProvider& backends
                      "reuse and max_new_tokens per generation)\n", format_duration(seconds));
 }
 
-// Stores what each (model, precision) file really is, so reports can say "stored (Q4_1)"
+// Stores what each (model, precision) file really is, so reports show "stored (Q4_1)"
 // instead of implying that a reference precision is F16.
 void record_precision_labels(const ExperimentConfig& config, const std::vector<Cell>& cells, ModelFiles& files,
                              ResultStore& store) {
