@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <numeric>
@@ -203,26 +204,32 @@ std::vector<BenchRow> bench_model(const std::string& path, const BenchOptions& o
   return rows;
 }
 
-void print_rows(const std::vector<BenchRow>& rows, const std::string& format, double rss_mib) {
-  if (format == "json") {
-    nlohmann::json out = nlohmann::json::array();
-    for (const BenchRow& r : rows) {
-      out.push_back({{"model", r.model}, {"size_mib", r.size_mib}, {"bits_per_weight", r.bpw},
-                     {"params_m", r.params_m}, {"isa", r.isa}, {"threads", r.threads}, {"test", r.test},
-                     {"tokens_per_s_median", r.median}, {"tokens_per_s_min", r.min}, {"tokens_per_s_max", r.max},
-                     {"load_s", r.load_seconds}, {"kv_cache_mib", r.kv_mib}, {"weight_gb_per_s", r.weight_gbps},
-                     {"bandwidth_gb_per_s", r.bandwidth_gbps}, {"peak_rss_mib", rss_mib}});
-    }
-    fmt::print("{}\n", out.dump(2));
-    return;
+void print_json(const std::vector<BenchRow>& rows, double rss_mib) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const BenchRow& r : rows) {
+    out.push_back({{"model", r.model}, {"size_mib", r.size_mib}, {"bits_per_weight", r.bpw},
+                   {"params_m", r.params_m}, {"isa", r.isa}, {"threads", r.threads}, {"test", r.test},
+                   {"tokens_per_s_median", r.median}, {"tokens_per_s_min", r.min}, {"tokens_per_s_max", r.max},
+                   {"load_s", r.load_seconds}, {"kv_cache_mib", r.kv_mib}, {"weight_gb_per_s", r.weight_gbps},
+                   {"bandwidth_gb_per_s", r.bandwidth_gbps}, {"peak_rss_mib", rss_mib}});
   }
+  fmt::print("{}\n", out.dump(2));
+}
+
+void print_header(const std::string& format) {
+  if (format == "csv") {
+    fmt::print("model,size_mib,bpw,params_m,isa,threads,test,t_s_median,t_s_min,t_s_max,load_s,kv_mib,"
+               "weight_gb_s,bandwidth_gb_s,peak_rss_mib\n");
+  } else {
+    fmt::print("| model | size | bpw | params | isa | threads | test | t/s | min | max | load s | KV "
+               "MiB | GB/s (of bw) | RSS MiB |\n| --- | ---: | ---: | ---: | --- | ---: | --- | ---: | "
+               "---: | ---: | ---: | ---: | ---: | ---: |\n");
+  }
+}
+
+// Prints Markdown or CSV rows as soon as a model is done, so long runs show progress.
+void print_rows(const std::vector<BenchRow>& rows, const std::string& format, double rss_mib) {
   const bool csv = format == "csv";
-  const char* header = csv ? "model,size_mib,bpw,params_m,isa,threads,test,t_s_median,t_s_min,t_s_max,load_s,kv_mib,"
-                             "weight_gb_s,bandwidth_gb_s,peak_rss_mib\n"
-                           : "| model | size | bpw | params | isa | threads | test | t/s | min | max | load s | KV "
-                             "MiB | GB/s (of bw) | RSS MiB |\n| --- | ---: | ---: | ---: | --- | ---: | --- | ---: | "
-                             "---: | ---: | ---: | ---: | ---: | ---: |\n";
-  fmt::print("{}", header);
   for (const BenchRow& r : rows) {
     const std::string gbps = r.weight_gbps > 0 ? fmt::format("{:.2f} ({:.0f}%)", r.weight_gbps,
                                                              100.0 * r.weight_gbps / r.bandwidth_gbps)
@@ -238,6 +245,7 @@ void print_rows(const std::vector<BenchRow>& rows, const std::string& format, do
                  r.load_seconds, r.kv_mib, gbps, rss_mib);
     }
   }
+  std::fflush(stdout);
 }
 
 void run_bench(const BenchOptions& opts) {
@@ -272,12 +280,16 @@ void run_bench(const BenchOptions& opts) {
   kernels::KernelContext kernels(pool);
   const double bandwidth = measure_bandwidth_gbps(pool);
   spdlog::info("measured memory read bandwidth: {:.2f} GB/s with {} threads", bandwidth, threads);
+  // JSON is one document, so it is printed at the end; tables print a model's rows when
+  // that model is done. The RSS column is the process peak so far.
+  if (opts.output != "json") print_header(opts.output);
   std::vector<BenchRow> rows;
   for (const std::string& path : paths) {
     auto model_rows = bench_model(path, opts, pool, kernels, bandwidth);
+    if (opts.output != "json") print_rows(model_rows, opts.output, peak_rss_mib());
     rows.insert(rows.end(), model_rows.begin(), model_rows.end());
   }
-  print_rows(rows, opts.output, peak_rss_mib());
+  if (opts.output == "json") print_json(rows, peak_rss_mib());
 }
 
 }  // namespace
