@@ -24,6 +24,7 @@ struct RunCommandOptions {
   std::size_t limit = 0;
   std::size_t max_rows = 0;
   int threads = 0;
+  int batch = 4;
   bool dry_run = false;
   bool no_prefix_reuse = false;
   bool no_report = false;
@@ -39,6 +40,7 @@ void run_command(const RunCommandOptions& opts, const GlobalOptions& global, con
   if (!opts.shard.empty()) options.shard = experiment::parse_shard(opts.shard);
   options.dry_run = opts.dry_run;
   options.reuse_prefix = !opts.no_prefix_reuse;
+  options.batch = opts.batch;
   options.max_new_rows = opts.max_rows;
   options.command_line = command_line;
   // Crash testing: QRAG_KILL_AFTER_ROWS=N makes the process SIGKILL itself once N new rows
@@ -74,6 +76,10 @@ void register_run(CLI::App& app, const GlobalOptions& options) {
   cmd->add_option("--limit", opts->limit, "Use at most N questions per dataset (0: the config's limits)")
       ->capture_default_str();
   cmd->add_option("-t,--threads", opts->threads, "Threads (0: the config's value, else one per core)")
+      ->capture_default_str();
+  cmd->add_option("--parallel", opts->batch,
+                  "Questions generated together, one KV-cache sequence each (weights are read once per decode step)")
+      ->check(CLI::Range(1, 64))
       ->capture_default_str();
   cmd->add_option("--shard", opts->shard, "Run only slice I of N of the grid, as I/N (1-based); combine with qrag merge");
   cmd->add_flag("--dry-run", opts->dry_run,

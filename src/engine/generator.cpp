@@ -200,19 +200,34 @@ GenerationResult Generator::generate(std::span<const std::int32_t> prompt, const
   return std::move(run.result());
 }
 
-std::vector<GenerationResult> Generator::generate_batch(std::span<const std::vector<std::int32_t>> prompts,
-                                                        const GenerationParams& params) {
+std::vector<GenerationResult> Generator::generate_batch(
+    std::span<const std::vector<std::int32_t>> prompts, const GenerationParams& params, std::span<const int> seqs,
+    const std::function<void(std::size_t index, std::span<const float> logits)>& on_prompt_logits) {
   if (prompts.size() > static_cast<std::size_t>(cache_.n_seq())) {
     throw Error(fmt::format("{} prompts exceed the generator's {} sequences (raise n_seq)", prompts.size(), cache_.n_seq()));
   }
+  if (!seqs.empty() && seqs.size() != prompts.size()) {
+    throw Error(fmt::format("generate_batch: {} sequence ids for {} prompts", seqs.size(), prompts.size()));
+  }
   const std::size_t n_seq = prompts.size();
+  // seq_of[s]: the KV-cache sequence of prompt s; each must be distinct and in range.
+  std::vector<int> seq_of(n_seq);
+  for (std::size_t s = 0; s < n_seq; ++s) {
+    seq_of[s] = seqs.empty() ? static_cast<int>(s) : seqs[s];
+    if (seq_of[s] < 0 || seq_of[s] >= cache_.n_seq() ||
+        std::find(seq_of.begin(), seq_of.begin() + static_cast<std::ptrdiff_t>(s), seq_of[s]) !=
+            seq_of.begin() + static_cast<std::ptrdiff_t>(s)) {
+      throw Error(fmt::format("generate_batch: sequence id {} is out of range or repeated", seq_of[s]));
+    }
+  }
   std::vector<SequenceRun> runs;
   runs.reserve(n_seq);
   std::vector<std::vector<float>> logits(n_seq);
   for (std::size_t s = 0; s < n_seq; ++s) {
     runs.emplace_back(*tokenizer_, params, nullptr);
-    const auto row = prefill(static_cast<int>(s), prompts[s], runs[s].result().timings);
+    const auto row = prefill(seq_of[s], prompts[s], runs[s].result().timings);
     logits[s].assign(row.begin(), row.end());
+    if (on_prompt_logits) on_prompt_logits(s, logits[s]);
     if (params.max_new_tokens <= 0) runs[s].finish(StopReason::kMaxTokens);
   }
 
@@ -226,20 +241,22 @@ std::vector<GenerationResult> Generator::generate_batch(std::span<const std::vec
       if (runs[s].done()) continue;
       const std::optional<std::int32_t> token = runs[s].step(logits[s], nullptr);
       if (!token) continue;
-      if (cache_.length(static_cast<int>(s)) >= cache_.n_ctx()) {
+      if (cache_.length(seq_of[s]) >= cache_.n_ctx()) {
         runs[s].finish(StopReason::kContextFull);
         continue;
       }
       next[s] = *token;
-      inputs.push_back({static_cast<int>(s), {&next[s], 1}, false});
+      inputs.push_back({seq_of[s], {&next[s], 1}, false});
     }
     if (inputs.empty()) break;
     const auto out = decoder_.decode(inputs);
     for (std::size_t i = 0; i < inputs.size(); ++i) {
-      const auto s = static_cast<std::size_t>(inputs[i].seq);
+      // Map the KV-cache sequence back to its prompt index.
+      const auto s = static_cast<std::size_t>(
+          std::find(seq_of.begin(), seq_of.end(), inputs[i].seq) - seq_of.begin());
       logits[s].assign(out.begin() + static_cast<std::ptrdiff_t>(i * n_vocab),
                        out.begin() + static_cast<std::ptrdiff_t>((i + 1) * n_vocab));
-      cached_[s].push_back(next[s]);
+      cached_[static_cast<std::size_t>(seq_of[s])].push_back(next[s]);
       ++runs[s].result().timings.n_generated;
     }
   }

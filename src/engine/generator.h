@@ -77,8 +77,15 @@ class Generator {
   // every decode step runs all unfinished sequences in one forward pass. Each
   // sequence samples with its own Sampler built from `params`, so results equal
   // those of generate() on each prompt alone.
-  std::vector<GenerationResult> generate_batch(std::span<const std::vector<std::int32_t>> prompts,
-                                               const GenerationParams& params);
+  //
+  // `seqs` (empty = 0, 1, ...) names the sequence of each prompt, so a caller can keep
+  // each sequence's cached prefix across calls. `on_prompt_logits`, when set, receives
+  // each prompt's index and the logits of its last token (the first generated token's
+  // distribution) once that prompt is evaluated.
+  std::vector<GenerationResult> generate_batch(
+      std::span<const std::vector<std::int32_t>> prompts, const GenerationParams& params,
+      std::span<const int> seqs = {},
+      const std::function<void(std::size_t index, std::span<const float> logits)>& on_prompt_logits = {});
 
   // Evaluates `prompt` on `seq`, reusing the longest cached common prefix, and
   // returns the logits of its last token [n_vocab] (valid until the next decode).

@@ -46,11 +46,13 @@ class EngineBackendProvider::Loaded final : public CellBackend {
     engine::GeneratorOptions generator_options;
     generator_options.n_ctx = resolve_context(model_->hparams().n_ctx_train, options);
     generator_options.n_batch = options.n_batch;
+    generator_options.n_seq = std::max(1, options.batch);
     generator_ = std::make_unique<engine::Generator>(*model_, tokenizer_, kernels_, generator_options);
-    bytes_per_position_ = generator_->cache().bytes() / static_cast<std::size_t>(generator_options.n_ctx);
+    bytes_per_position_ = generator_->cache().bytes() /
+                          static_cast<std::size_t>(generator_options.n_ctx * generator_options.n_seq);
     spdlog::info("{}", model_->summary());
-    spdlog::info("ISA {}, {} threads, n_ctx {}, KV cache {:.1f} MiB, prefix reuse {}",
-                 kernels::isa_name(kernels_.isa()), pool.size(), generator_options.n_ctx,
+    spdlog::info("ISA {}, {} threads, n_ctx {}, {} sequences, KV cache {:.1f} MiB, prefix reuse {}",
+                 kernels::isa_name(kernels_.isa()), pool.size(), generator_options.n_ctx, generator_options.n_seq,
                  static_cast<double>(generator_->cache().bytes()) / (1024.0 * 1024.0), reuse_prefix_ ? "on" : "off");
   }
 
@@ -62,13 +64,6 @@ class EngineBackendProvider::Loaded final : public CellBackend {
     const std::vector<std::int32_t> tokens = tokenizer_.encode(request.prompt, true, true);
     if (!reuse_prefix_) generator_->reset_sequence(0);
 
-    engine::GenerationParams params;
-    params.max_new_tokens = request.decoding.max_new_tokens;
-    params.sampling = {static_cast<float>(request.decoding.temperature), request.decoding.top_k,
-                       static_cast<float>(request.decoding.top_p), static_cast<float>(request.decoding.min_p),
-                       request.seed};
-    params.stop = request.decoding.stop;
-
     GenerationResult result;
     const auto start = std::chrono::steady_clock::now();
     const auto on_logits = [&](int step, std::int32_t /*token*/, std::span<const float> logits) {
@@ -76,26 +71,69 @@ class EngineBackendProvider::Loaded final : public CellBackend {
       result.ttft_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
       result.first_step = make_topk_record(logits, request.top_logprobs);
     };
-    const engine::GenerationResult generated = generator_->generate(tokens, params, {}, on_logits);
-
-    const engine::Timings& timings = generated.timings;
-    result.text = generated.text;
-    result.prompt_tokens = static_cast<std::int64_t>(tokens.size());
-    result.reused_prompt_tokens = timings.n_reused;
-    result.generated_tokens = static_cast<std::int64_t>(generated.tokens.size());
-    result.prefill_tokens_per_s = rate(timings.n_prompt, timings.prompt_seconds);
-    result.decode_tokens_per_s = rate(timings.n_generated, timings.generate_seconds);
-    result.peak_memory_bytes = peak_resident_bytes();
-    const auto positions = static_cast<std::size_t>(result.prompt_tokens + timings.n_generated);
-    result.kv_cache_bytes = static_cast<std::int64_t>(positions * bytes_per_position_);
-    counts_.computed += timings.n_prompt;
-    counts_.reused += timings.n_reused;
+    const engine::GenerationResult generated =
+        generator_->generate(tokens, generation_params(request), {}, on_logits);
+    fill_result(generated, static_cast<std::int64_t>(tokens.size()), result);
     return result;
+  }
+
+  // Prompts are evaluated one after another (each reusing its slot's cached prefix),
+  // then all sequences decode together, one forward pass per step. A row's TTFT is the
+  // time from the call until its own prompt is evaluated, and its decode rate is its
+  // tokens over the shared decode time.
+  std::vector<GenerationResult> generate_batch(std::span<const GenerationRequest> requests,
+                                               std::span<const int> slots) override {
+    if (requests.empty()) return {};
+    std::vector<std::vector<std::int32_t>> prompts;
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      prompts.push_back(tokenizer_.encode(requests[i].prompt, true, true));
+      if (!reuse_prefix_) generator_->reset_sequence(slots[i]);
+    }
+    const engine::GenerationParams params = generation_params(requests.front());
+    std::vector<GenerationResult> results(requests.size());
+    const auto start = std::chrono::steady_clock::now();
+    const auto on_prompt_logits = [&](std::size_t index, std::span<const float> logits) {
+      results[index].ttft_ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      results[index].first_step = make_topk_record(logits, requests[index].top_logprobs);
+    };
+    const std::vector<engine::GenerationResult> generated =
+        generator_->generate_batch(prompts, params, slots, on_prompt_logits);
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      fill_result(generated[i], static_cast<std::int64_t>(prompts[i].size()), results[i]);
+    }
+    return results;
   }
 
   const PrefillCounts& counts() const { return counts_; }
 
  private:
+  static engine::GenerationParams generation_params(const GenerationRequest& request) {
+    engine::GenerationParams params;
+    params.max_new_tokens = request.decoding.max_new_tokens;
+    params.sampling = {static_cast<float>(request.decoding.temperature), request.decoding.top_k,
+                       static_cast<float>(request.decoding.top_p), static_cast<float>(request.decoding.min_p),
+                       request.seed};
+    params.stop = request.decoding.stop;
+    return params;
+  }
+
+  // Copies text, token counts, rates and memory of one generation into `result`.
+  void fill_result(const engine::GenerationResult& generated, std::int64_t prompt_tokens, GenerationResult& result) {
+    const engine::Timings& timings = generated.timings;
+    result.text = generated.text;
+    result.prompt_tokens = prompt_tokens;
+    result.reused_prompt_tokens = timings.n_reused;
+    result.generated_tokens = static_cast<std::int64_t>(generated.tokens.size());
+    result.prefill_tokens_per_s = rate(timings.n_prompt, timings.prompt_seconds);
+    result.decode_tokens_per_s = rate(timings.n_generated, timings.generate_seconds);
+    result.peak_memory_bytes = peak_resident_bytes();
+    const auto positions = static_cast<std::size_t>(prompt_tokens + timings.n_generated);
+    result.kv_cache_bytes = static_cast<std::int64_t>(positions * bytes_per_position_);
+    counts_.computed += timings.n_prompt;
+    counts_.reused += timings.n_reused;
+  }
+
   std::unique_ptr<model::Model> model_;
   tokenizer::Tokenizer tokenizer_;
   kernels::KernelContext kernels_;

@@ -23,6 +23,9 @@ struct EngineBackendOptions {
   // Keep each prompt's KV cache so that the next prompt evaluates only what differs
   // after their common token prefix. Off evaluates every prompt from its first token.
   bool reuse_prefix = true;
+  // Questions generated together, one KV-cache sequence each (see run_grid). Each adds
+  // n_ctx positions of KV cache.
+  int batch = 4;
 };
 
 inline constexpr std::int64_t kDefaultMaxContext = 4096;
@@ -47,11 +50,9 @@ class EngineBackendProvider final : public BackendProvider {
 
   std::string model_hash(const std::string& model, const std::string& precision) override;
   CellBackend& backend(const std::string& model, const std::string& precision) override;
+  std::size_t batch_size() const override { return static_cast<std::size_t>(options_.batch); }
 
   // Totals over every backend this provider has loaded.
-  // NOTE: rows are generated one at a time on sequence 0. Decoding several questions
-  // together (Generator::generate_batch) would read the weights once per step for all
-  // of them, but it conflicts with keeping one sequence's prefix for the next prompt.
   PrefillCounts prefill_counts() const;
 
  private:

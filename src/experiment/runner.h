@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +51,12 @@ class CellBackend {
   virtual std::size_t context_length() const = 0;
   // Generates a completion. Throws qrag::Error on a prompt that does not fit.
   virtual GenerationResult generate(const GenerationRequest& request) = 0;
+  // Generates several completions, request i on KV-cache slot slots[i] (distinct, below
+  // the provider's batch_size()). A slot keeps its cache between calls, so a request
+  // that extends the slot's previous prompt evaluates only the new tokens. Results must
+  // equal those of generate() on each request alone. The default calls generate().
+  virtual std::vector<GenerationResult> generate_batch(std::span<const GenerationRequest> requests,
+                                                       std::span<const int> slots);
 };
 
 // Resolves (model, precision) to a backend, loading or quantizing on first use. The
@@ -62,6 +69,8 @@ class BackendProvider {
   // Content hash (hex) of the GGUF file the cell runs on, without loading it for inference.
   virtual std::string model_hash(const std::string& model, const std::string& precision) = 0;
   virtual CellBackend& backend(const std::string& model, const std::string& precision) = 0;
+  // Questions the runner may generate together (see CellBackend::generate_batch).
+  virtual std::size_t batch_size() const { return 1; }
 };
 
 // A question's prompt for one cell, prepared by the retrieval and prompt layers.
@@ -112,7 +121,9 @@ struct RunSummary {
 // row in its own transaction. Rows run grouped by (model, precision), so each model is
 // loaded once, and within a group question by question, with a question's prompts in
 // descending text order: a prompt that extends another runs first, so a backend that
-// keeps its KV cache evaluates only the suffix of the next one. Errors from a backend or hook propagate with the
+// keeps its KV cache evaluates only the suffix of the next one. With a batch size B > 1,
+// B consecutive questions advance together, one cache slot each, and the rows of one
+// step that share a seed go to the backend as one batch. Errors from a backend or hook propagate with the
 // cell and question named; every row written before stays in the store.
 RunSummary run_grid(ResultStore& store, const std::vector<CellWork>& work, BackendProvider& backends,
                     const RunOptions& options);

@@ -108,6 +108,20 @@ TEST_F(RunCommand, ResumeAfterKillEqualsUninterruptedRun) {
   }
 }
 
+TEST_F(RunCommand, BatchedEqualsOneAtATime) {
+  ASSERT_EQ(run("batched", "--no-report --parallel 3").exit_code, 0);
+  ASSERT_EQ(run("serial", "--no-report --parallel 1 --no-prefix-reuse").exit_code, 0);
+  const auto batched = rows_of("batched");
+  const auto serial = rows_of("serial");
+  ASSERT_EQ(batched.size(), kTinyRows);
+  ASSERT_EQ(serial.size(), kTinyRows);
+  for (const auto& [key, row] : serial) {
+    const auto found = batched.find(key);
+    ASSERT_NE(found, batched.end()) << "row " << key << " (" << row.cell.id() << ") is missing";
+    EXPECT_TRUE(row.same_content(found->second)) << "row " << key << " of cell " << row.cell.id() << " differs";
+  }
+}
+
 TEST_F(RunCommand, ShardsMergeToFullGrid) {
   ASSERT_EQ(run("shard1", "--no-report --shard 1/2").exit_code, 0);
   ASSERT_EQ(run("shard2", "--no-report --shard 2/2").exit_code, 0);
