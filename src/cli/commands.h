@@ -22,6 +22,7 @@ void register_score(CLI::App& app, const GlobalOptions& options);
 void register_retrieve(CLI::App& app, const GlobalOptions& options);
 void register_quantize(CLI::App& app, const GlobalOptions& options);
 void register_compare_logits(CLI::App& app, const GlobalOptions& options);
+void register_imatrix(CLI::App& app, const GlobalOptions& options);
 void register_convert(CLI::App& app, const GlobalOptions& options);
 void register_embed(CLI::App& app, const GlobalOptions& options);
 void register_run(CLI::App& app, const GlobalOptions& options);

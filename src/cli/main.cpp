@@ -56,6 +56,7 @@ int run(int argc, char** argv) {
   qrag::cli::register_retrieve(app, options);
   qrag::cli::register_quantize(app, options);
   qrag::cli::register_compare_logits(app, options);
+  qrag::cli::register_imatrix(app, options);
   qrag::cli::register_convert(app, options);
   qrag::cli::register_embed(app, options);
   qrag::cli::register_run(app, options);

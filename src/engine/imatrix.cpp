@@ -1,14 +1,19 @@
-// Importance matrix: per weight tensor, the mean squared activation entering each column, and its GGUF file.
+// Importance matrix: per weight tensor, the mean squared activation entering each column; its collection and GGUF file.
 #include "engine/imatrix.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "core/error.h"
 #include "gguf/gguf_file.h"
 #include "gguf/gguf_writer.h"
+#include "model/decoder.h"
+#include "model/kv_cache.h"
 
 namespace qrag::engine {
 namespace {
@@ -41,6 +46,16 @@ std::vector<float> read_entry(const gguf::GgufFile& file, const gguf::TensorInfo
 Imatrix Imatrix::load(const std::filesystem::path& path) {
   return with_context("reading importance matrix " + path.string(), [&] {
     const gguf::GgufFile file = gguf::GgufFile::open(path);
+    // llama.cpp's GGUF importance files store sums and counts per weight as
+    // "<weight>.in_sum2" and "<weight>.counts". Their names match no weight, so
+    // loading one would silently quantize every matrix unweighted.
+    for (const gguf::TensorInfo& info : file.tensors()) {
+      if (info.name.ends_with(".in_sum2")) {
+        throw Error(fmt::format("tensor '{}': this is a llama.cpp importance matrix, which qrag does not read. "
+                                "Collect one with `qrag imatrix`",
+                                info.name));
+      }
+    }
     const auto type = file.find_string(kTypeKey);
     if (type != kTypeValue) {
       throw Error(fmt::format("{} is '{}', expected '{}' (write the file with `qrag imatrix`)", kTypeKey,
@@ -130,6 +145,65 @@ Imatrix ImatrixCollector::result(std::string dataset) const {
     imatrix.counts.emplace(name, sums.n_rows);
   }
   return imatrix;
+}
+
+namespace {
+
+// The text cut into chunks of at most n_ctx tokens, each led by BOS when the
+// vocabulary requests it. At most max_chunks chunks (0: all).
+std::vector<std::vector<std::int32_t>> make_chunks(const tokenizer::Tokenizer& tokenizer, std::string_view text,
+                                                   std::int64_t n_ctx, std::int64_t max_chunks) {
+  const std::vector<std::int32_t> tokens = tokenizer.encode(text, /*add_special=*/false, /*parse_special=*/false);
+  if (tokens.empty()) throw Error("the calibration text has no tokens; give a non-empty text file");
+  const bool with_bos = tokenizer.add_bos() && tokenizer.bos() >= 0;
+  const auto per_chunk = static_cast<std::size_t>(n_ctx - (with_bos ? 1 : 0));  // text tokens per chunk
+
+  std::vector<std::vector<std::int32_t>> chunks;
+  for (std::size_t start = 0; start < tokens.size(); start += per_chunk) {
+    if (max_chunks > 0 && static_cast<std::int64_t>(chunks.size()) == max_chunks) break;
+    std::vector<std::int32_t>& chunk = chunks.emplace_back();
+    if (with_bos) chunk.push_back(tokenizer.bos());
+    const std::size_t end = std::min(start + per_chunk, tokens.size());
+    chunk.insert(chunk.end(), tokens.begin() + static_cast<std::ptrdiff_t>(start),
+                 tokens.begin() + static_cast<std::ptrdiff_t>(end));
+  }
+  return chunks;
+}
+
+}  // namespace
+
+Imatrix collect_imatrix(const model::Model& model, const tokenizer::Tokenizer& tokenizer, std::string_view text,
+                        const ImatrixOptions& options, kernels::KernelContext& kernels, std::string dataset) {
+  if (options.n_ctx < 2) throw Error(fmt::format("invalid --ctx {}: expected at least 2 tokens", options.n_ctx));
+  if (options.n_chunks < 0) throw Error(fmt::format("invalid --chunks {}: expected >= 0", options.n_chunks));
+  if (options.n_batch < 1) throw Error(fmt::format("invalid batch size {}: expected >= 1", options.n_batch));
+  const std::int64_t n_ctx_train = model.hparams().n_ctx_train;
+  if (n_ctx_train > 0 && options.n_ctx > n_ctx_train) {
+    spdlog::warn("imatrix: --ctx {} exceeds the model's training context {}, so later positions are out "
+                 "of distribution", options.n_ctx, n_ctx_train);
+  }
+  const auto chunks = make_chunks(tokenizer, text, options.n_ctx, options.n_chunks);
+
+  model::KvCache cache(model.hparams(), options.n_ctx, 1);
+  model::Decoder decoder(model, cache, kernels);
+  ImatrixCollector collector;
+  decoder.set_matmul_observer(&collector);
+  const auto started = std::chrono::steady_clock::now();
+  for (std::size_t c = 0; c < chunks.size(); ++c) {
+    const std::vector<std::int32_t>& chunk = chunks[c];
+    cache.clear(0);
+    for (std::size_t start = 0; start < chunk.size(); start += static_cast<std::size_t>(options.n_batch)) {
+      const std::size_t end = std::min(start + static_cast<std::size_t>(options.n_batch), chunk.size());
+      const model::SequenceInput input{0, std::span(chunk).subspan(start, end - start), /*all_logits=*/true};
+      decoder.decode(std::span(&input, 1));
+    }
+    collector.add_tokens(chunk.size());
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
+    spdlog::info("imatrix: chunk {}/{} ({} tokens), {:.1f} s elapsed, about {:.1f} s left", c + 1, chunks.size(),
+                 chunk.size(), elapsed.count(),
+                 elapsed.count() / static_cast<double>(c + 1) * static_cast<double>(chunks.size() - c - 1));
+  }
+  return collector.result(std::move(dataset));
 }
 
 }  // namespace qrag::engine

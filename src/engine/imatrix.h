@@ -1,4 +1,4 @@
-// Importance matrix: per weight tensor, the mean squared activation entering each column, and its GGUF file.
+// Importance matrix: per weight tensor, the mean squared activation entering each column; its collection and GGUF file.
 #pragma once
 
 #include <cstdint>
@@ -7,6 +7,11 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "kernels/kernels.h"
+#include "model/matmul_observer.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
 
 namespace qrag::engine {
 
@@ -38,18 +43,9 @@ struct Imatrix {
   const std::vector<float>* find(std::string_view weight_name) const;
 };
 
-// Receives the input of every matrix product of a forward pass: x [n_rows][n_cols]
-// multiplied with the weight `weight_name`, once per matmul.
-// NOTE: model::Decoder has no observer hook yet, so only tests feed an ImatrixCollector.
-class MatmulObserver {
- public:
-  virtual ~MatmulObserver() = default;
-  virtual void observe(std::string_view weight_name, const float* x, std::int64_t n_rows, std::int64_t n_cols) = 0;
-};
-
 // Accumulates sums of squared activations per column in double precision and
 // turns them into an Imatrix. Not thread-safe: call observe() from one thread.
-class ImatrixCollector final : public MatmulObserver {
+class ImatrixCollector final : public model::MatmulObserver {
  public:
   // Adds x [n_rows][n_cols]. Throws qrag::Error when a tensor seen before
   // arrives with another n_cols, or x contains NaN or Inf (naming the tensor).
@@ -69,5 +65,21 @@ class ImatrixCollector final : public MatmulObserver {
   std::map<std::string, Sums, std::less<>> sums_;
   std::uint64_t n_tokens_ = 0;
 };
+
+struct ImatrixOptions {
+  std::int64_t n_ctx = 512;    // tokens per chunk (BOS included), each chunk from an empty KV cache
+  std::int64_t n_chunks = 0;   // chunks to evaluate from the start of the text; 0: all
+  std::int64_t n_batch = 128;  // tokens per forward pass (bounds the logits buffer: n_batch * n_vocab floats)
+};
+
+// Tokenizes `text`, cuts it into chunks of n_ctx tokens and runs `model` over
+// each chunk, feeding every weight matmul's input to an ImatrixCollector. When
+// the vocabulary requests BOS, each chunk starts with BOS followed by n_ctx - 1
+// text tokens, so every chunk looks like the start of a prompt. Logits are
+// computed for every token, so the output matrix receives every row. The last chunk
+// may be shorter. Logs progress per chunk. Throws qrag::Error when n_ctx < 2,
+// n_chunks < 0 or the text has no tokens. Borrows everything.
+Imatrix collect_imatrix(const model::Model& model, const tokenizer::Tokenizer& tokenizer, std::string_view text,
+                        const ImatrixOptions& options, kernels::KernelContext& kernels, std::string dataset);
 
 }  // namespace qrag::engine

@@ -12,6 +12,7 @@
 #include "engine/imatrix.h"
 #include "gguf/gguf_writer.h"
 #include "tensor/quantize.h"
+#include "tensor/type_traits.h"
 
 namespace qrag::engine {
 namespace {
@@ -69,7 +70,8 @@ gguf::GgufWriter declare_output(const gguf::GgufFile& file, const QuantizeOption
   return writer;
 }
 
-// The importance entry of `info`, checked against its row length, or null.
+// The importance entry of `info`, checked against its row length, or null when
+// there is none or type_out has no weighted quantizer.
 const float* importance_for(const Imatrix* imatrix, const gguf::TensorInfo& info, GgmlType type_out) {
   if (imatrix == nullptr || !is_quantized(type_out)) return nullptr;
   const std::vector<float>* entry = imatrix->find(info.name);
@@ -82,6 +84,8 @@ const float* importance_for(const Imatrix* imatrix, const gguf::TensorInfo& info
                             "(was the importance matrix made for another model?)",
                             info.name, entry->size(), info.ne[0]));
   }
+  // Q4_1, Q5_0, Q5_1 and Q8_0 ignore importance, so the table must not claim it was used.
+  if (tensor::type_traits(type_out).from_float_weighted == nullptr) return nullptr;
   return entry->data();
 }
 

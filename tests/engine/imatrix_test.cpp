@@ -118,5 +118,25 @@ TEST(ImatrixFile, RejectsOtherFiles) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(ImatrixFile, RejectsLlamaCppLayout) {
+  const auto dir = qrag::testing::make_temp_dir();
+  gguf::GgufWriter writer;
+  writer.add_metadata("general.type", gguf::Value{std::string("imatrix")});
+  const std::vector<std::int64_t> ne{2};
+  writer.add_tensor("blk.0.attn_q.weight.in_sum2", gguf::GgmlType::F32, ne);
+  writer.write_file(dir / "llama.gguf", [](const gguf::TensorInfo&, gguf::ByteSink& out) {
+    const float values[2] = {1.0f, 2.0f};
+    out.write({reinterpret_cast<const std::uint8_t*>(values), sizeof(values)});
+  });
+  try {
+    Imatrix::load(dir / "llama.gguf");
+    ADD_FAILURE() << "a file with .in_sum2 tensors was accepted";
+  } catch (const Error& error) {
+    EXPECT_THAT(error.what(), HasSubstr("blk.0.attn_q.weight.in_sum2"));
+    EXPECT_THAT(error.what(), HasSubstr("llama.cpp"));
+  }
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace qrag::engine
