@@ -119,9 +119,9 @@ struct RunSummary {
 
 // Runs every prompt of every cell, skipping rows already stored and writing each new
 // row in its own transaction. Rows run grouped by (model, precision), so each model is
-// loaded once, and within a group question by question, with a question's prompts in
-// descending text order: a prompt that extends another runs first, so a backend that
-// keeps its KV cache evaluates only the suffix of the next one. With a batch size B > 1,
+// loaded once. Within a group they run question by question, each question's prompts in
+// descending text order. A prompt that extends another therefore runs first, and a
+// backend that keeps its KV cache evaluates only the suffix of the next. With B > 1,
 // B consecutive questions advance together, one cache slot each, and the rows of one
 // step that share a seed go to the backend as one batch. Errors from a backend or hook propagate with the
 // cell and question named; every row written before stays in the store.
