@@ -23,19 +23,25 @@ struct ConvertOptions {
   gguf::GgmlType type = gguf::GgmlType::F32;
   // Overrides the pooling read from 1_Pooling/config.json (mean when that file is absent).
   std::optional<PoolingType> pooling;
+  // tokenizer.ggml.pre for byte-level BPE decoders ("qwen2", "llama-bpe", ...); empty
+  // chooses it from model_type and the tokenizer.json pre-tokenizer regex.
+  std::string pre;
 };
 
 struct ConvertSummary {
-  std::string architecture;  // "bert"
+  std::string architecture;  // GGUF general.architecture: "bert", "llama" or "qwen2"
   std::size_t n_tensors = 0;
   std::size_t n_tokens = 0;
-  PoolingType pooling = PoolingType::kMean;
+  PoolingType pooling = PoolingType::kMean;  // kNone for decoders
 };
 
 // Converts the checkpoint in `hf_dir` (config.json, model.safetensors or a sharded
-// index, vocab.txt, optional 1_Pooling/config.json) to a GGUF file at `out`,
-// written atomically. Supports model_type "bert" (BertModel: MiniLM, bge,
-// Contriever, DPR). Throws qrag::Error naming the missing file, field or tensor.
+// index) to a GGUF file at `out`, written atomically, with llama.cpp's metadata keys
+// and tensor names. Supports model_type "bert" (BertModel: MiniLM, bge, Contriever,
+// DPR; vocab.txt, optional 1_Pooling/config.json) and the decoders "llama",
+// "mistral" (both written as GGUF llama) and "qwen2" (tokenizer.json, optional
+// tokenizer_config.json and generation_config.json). Throws qrag::Error naming the
+// missing file, field or tensor.
 ConvertSummary convert_hf_to_gguf(const std::filesystem::path& hf_dir, const std::filesystem::path& out,
                                   const ConvertOptions& options);
 

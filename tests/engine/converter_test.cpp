@@ -267,9 +267,9 @@ TEST(Converter, MissingPiecesAreNamed) {
   fs::remove(dir / "vocab.txt");
   EXPECT_NE(convert_error(dir).find("vocab.txt"), std::string::npos);
 
-  const fs::path llama = write_checkpoint(make_temp_dir() / "llama");
-  write_text(llama / "config.json", R"({"model_type": "llama"})");
-  EXPECT_NE(convert_error(llama).find("model_type 'llama' is not supported"), std::string::npos);
+  const fs::path other = write_checkpoint(make_temp_dir() / "other");
+  write_text(other / "config.json", R"({"model_type": "t5"})");
+  EXPECT_NE(convert_error(other).find("model_type 't5' is not supported"), std::string::npos);
 
   const fs::path no_field = write_checkpoint(make_temp_dir() / "nofield");
   write_text(no_field / "config.json", R"({"model_type": "bert", "hidden_size": 32})");
