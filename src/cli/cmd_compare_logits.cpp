@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
+#include "cli/text_file.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "engine/compare_logits.h"
@@ -28,17 +29,8 @@ struct CompareCliOptions {
   int threads = 0;
 };
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(fmt::format("cannot open text file {}", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw Error(fmt::format("failed to read text file {}", path));
-  return text.str();
-}
-
 void run_compare(const CompareCliOptions& opts) {
-  const std::string text = read_text(opts.text_path);
+  const std::string text = read_text_file(opts.text_path);
   const auto reference = model::Model::load(opts.reference_path);
   const auto quantized = model::Model::load(opts.quantized_path);
   spdlog::info("reference: {}", reference->summary());

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
+#include "cli/text_file.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "engine/imatrix.h"
@@ -29,17 +30,8 @@ struct ImatrixCliOptions {
   int threads = 0;
 };
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(fmt::format("cannot open text file {}", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw Error(fmt::format("failed to read text file {}", path));
-  return text.str();
-}
-
 void run_imatrix(const ImatrixCliOptions& opts) {
-  const std::string text = read_text(opts.text_path);
+  const std::string text = read_text_file(opts.text_path);
   const auto model = model::Model::load(opts.model_path);
   spdlog::info("model: {}", model->summary());
   const auto tokenizer = tokenizer::Tokenizer::from_gguf(model->file());

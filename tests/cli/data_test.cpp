@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 
+#include "common/run_qrag.h"
 #include "common/test_paths.h"
 #include "lamp/download_test_server.h"
 
@@ -23,35 +24,10 @@ constexpr std::string_view kQuestionsSha256 =
 constexpr std::string_view kOutputsSha256 =
     "3c9f6960cae1759290616fb821f9022ac273af0aaefd8248a1437540bc1fe22e";
 
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using RunResult = qrag::testing::CommandResult;
+using qrag::testing::run_qrag;
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// Runs `qrag ARGS` with stdout and stderr captured in `dir`.
-RunResult run_qrag(const std::string& args, const fs::path& dir) {
-  const char* binary = std::getenv("QRAG_BINARY");
-  EXPECT_NE(binary, nullptr) << "set QRAG_BINARY to the qrag executable";
-  if (binary == nullptr) return {};
-  const auto out = dir / "stdout.txt";
-  const auto err = dir / "stderr.txt";
-  const std::string command =
-      std::string("'") + binary + "' " + args + " >'" + out.string() + "' 2>'" + err.string() + "'";
-  const int status = std::system(command.c_str());
-  RunResult result;
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  result.out = read_file(out);
-  result.err = read_file(err);
-  return result;
-}
+std::string read_file(const fs::path& path) { return qrag::testing::read_text(path); }
 
 class DataDownloadCommand : public ::testing::Test {
  protected:
