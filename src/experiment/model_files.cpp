@@ -62,7 +62,11 @@ fs::path ModelFiles::encoder_file(const EncoderConfig& encoder) {
   require_exists(encoder.path, fmt::format("encoder '{}' path", encoder.name));
   fs::path file = encoder.path;
   if (fs::is_directory(encoder.path)) {
-    file = cache_dir_ / fmt::format("{}.f32.gguf", encoder.name);
+    // Named after the checkpoint folder, so encoders that quantize one checkpoint to
+    // several precisions convert it once.
+    fs::path folder = encoder.path.lexically_normal();
+    if (folder.filename().empty()) folder = folder.parent_path();  // "dir/" names dir
+    file = cache_dir_ / fmt::format("{}.f32.gguf", folder.filename().string());
     if (!is_fresh(file, encoder.path / "config.json")) {
       fs::create_directories(cache_dir_);
       spdlog::info("converting encoder checkpoint {} to {}", encoder.path.string(), file.string());
