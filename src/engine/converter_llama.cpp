@@ -152,9 +152,9 @@ void add_hparams(gguf::GgufWriter& writer, const DecoderConfig& c, const std::st
   writer.add_metadata(a + ".vocab_size", Value{c.n_vocab});
 }
 
-// Row order that turns Hugging Face's rotate-half Q/K layout (dimension j of a head
-// rotates with j + head_dim/2) into the interleaved layout of GGUF llama (dimension
-// 2j rotates with 2j + 1): output row h*hd + 2j + r takes input row h*hd + r*hd/2 + j.
+// Returns the row order that turns Hugging Face's rotate-half Q/K layout (dimension j of
+// a head rotates with j + head_dim/2) into GGUF llama's interleaved layout (dimension 2j
+// rotates with 2j + 1). Output row h*hd + 2j + r takes input row h*hd + r*hd/2 + j.
 std::vector<std::int64_t> rope_interleave_order(std::uint32_t n_heads, std::uint32_t head_dim) {
   std::vector<std::int64_t> order;
   const std::int64_t half = head_dim / 2;
@@ -199,8 +199,8 @@ std::vector<std::pair<std::string, std::pair<std::string, std::vector<std::int64
 
 std::vector<TensorPlan> plan_decoder_tensors(const DecoderConfig& c, const SafetensorsCheckpoint& ckpt,
                                              GgmlType type) {
-  // GGUF llama rotates interleaved pairs, so its Q and K rows are permuted; qwen2
-  // uses NeoX RoPE, the same pairing as Hugging Face, and keeps them.
+  // GGUF llama rotates interleaved pairs, so its Q and K rows are permuted. qwen2 uses
+  // NeoX RoPE, the same pairing as Hugging Face, so its rows stay in place.
   const bool interleave = c.arch == "llama";
   std::vector<TensorPlan> plans;
   for (auto& [name, source] : expected_tensors(c)) {

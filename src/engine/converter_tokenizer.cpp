@@ -204,8 +204,8 @@ void add_special_tokens(gguf::GgufWriter& writer, const fs::path& hf_dir, const 
   for (const auto& [kind, key] : kKinds) {
     if (auto id = special_id(kind, tok_config, config, gen_config, v)) writer.add_metadata(key, Value{*id});
   }
-  // SentencePiece vocabularies add BOS unless told otherwise, byte-level BPE ones when
-  // the post-processor does (Llama 3); tokenizer_config.json overrides both.
+  // SentencePiece vocabularies add BOS by default, and byte-level BPE ones add it when
+  // the post-processor does (Llama 3). tokenizer_config.json overrides both.
   bool add_bos = v.byte_fallback || post_processor_adds_bos(tokenizer);
   if (tok_config.contains("add_bos_token") && tok_config["add_bos_token"].is_boolean()) {
     add_bos = tok_config["add_bos_token"].get<bool>();

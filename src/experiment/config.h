@@ -29,9 +29,9 @@ struct ModelConfig {
   std::vector<std::string> precisions;    // lower-case GGML type names or "stored"
 };
 
-// One dense encoder that `dense:NAME` retrievers refer to: a GGUF file, or a Hugging Face
-// checkpoint folder that qrag converts to GGUF on first use; `precision` other than
-// "stored" quantizes that file (cached like model precisions).
+// One dense encoder that `dense:NAME` retrievers refer to. `path` is a GGUF file or a
+// Hugging Face checkpoint folder that qrag converts to GGUF on first use. A `precision`
+// other than "stored" quantizes that file, cached like model precisions.
 struct EncoderConfig {
   std::string name;
   std::filesystem::path path;             // GGUF file or checkpoint folder

@@ -41,8 +41,8 @@ lamp::TaskId task_of_number(int task);
 
 // Loads every dataset of `config`. `limit` > 0 caps each dataset at that many questions
 // (taking the smaller of it and the dataset's own limit). Golds come from the outputs
-// file when given, else from the questions' own "output" fields; an outputs file
-// that lacks a question's id is an error naming both files.
+// file when given, else from the questions' own "output" fields. An outputs file that
+// lacks a question's id is an error naming both files.
 std::vector<LoadedDataset> load_datasets(const ExperimentConfig& config, std::size_t limit);
 
 // Output parsing and per-question scores for the runner (RunOptions::parse/score).

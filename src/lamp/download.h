@@ -76,7 +76,7 @@ std::filesystem::path partial_path(const std::filesystem::path& destination);
 // left by an earlier run or a failed attempt is resumed with an HTTP Range request, and a
 // server that responds with 200 instead of 206 sends the whole file again, which replaces
 // it. When the body is complete (its length matches Content-Length or Content-Range, when
-// given) the partial file is renamed to `destination`, so `destination` never holds a
+// given) the partial file is renamed to `destination`, so `destination` never contains a
 // partial file. Throws qrag::Error naming the URL on an HTTP error status, on a connection
 // or read failure after `max_attempts` tries, and for https when the HTTP library was built
 // without TLS. The partial file is kept so that the next run resumes.

@@ -51,13 +51,13 @@ class DownloadTestServer {
     cuts_[path] = {bytes, times};
   }
 
-  // Answers 200 with the whole body even to Range requests, as a server without range support.
+  // Responds 200 with the whole body even to Range requests, as a server without range support.
   void ignore_ranges(bool on) {
     std::lock_guard lock(mutex_);
     ignore_ranges_ = on;
   }
 
-  // `from` answers 302 with Location `to`.
+  // Makes `from` respond 302 with Location `to`.
   void add_redirect(const std::string& from, const std::string& to) {
     std::lock_guard lock(mutex_);
     redirects_[from] = to;
@@ -91,7 +91,7 @@ class DownloadTestServer {
     }
     if (request.ranges.size() == 1 && request.ranges[0].first >= 0 &&
         static_cast<std::size_t>(request.ranges[0].first) >= file->second.size()) {
-      // Apache and nginx answer a range past the end with 416 and the full length.
+      // Like Apache and nginx, respond to a range past the end with 416 and the full length.
       response.status = 416;
       response.set_header("Content-Range", "bytes */" + std::to_string(file->second.size()));
       return;
