@@ -118,7 +118,7 @@ struct WaveRow {
 };
 
 // Cuts the execution order into waves. Each (model, precision, dataset) run of rows is
-// split into blocks of `batch` consecutive questions, and wave j of a block holds the
+// split into blocks of `batch` consecutive questions, and wave j of a block contains the
 // j-th row of each of its questions. A question keeps one slot for all its rows, so its
 // prompts, longest first, extend the prefix cached in that slot.
 std::vector<std::vector<WaveRow>> make_waves(const std::vector<CellWork>& work, std::size_t batch) {
