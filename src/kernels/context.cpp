@@ -24,6 +24,7 @@ KernelTable build_table(IsaLevel level) {
   if (level == IsaLevel::kAvx512) {
     fill_avx512_matmul(table, core::detect_cpu_features().avx512vnni);
     fill_avx512_vec(table);
+    fill_avx512_attention(table);
   }
   table.level = level;
   return table;

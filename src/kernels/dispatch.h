@@ -40,6 +40,30 @@ struct MatmulKernel {
 
 inline constexpr int kMaxTypeId = 40;  // GgmlType ids are below this
 
+// One attention tile: n_q query heads that share one kv head, over the visible
+// cache positions [lo, hi). kv_mask is null or [hi] (0 hides a position).
+//   k, v: F16 rows of that kv head, row j at k + j * kv_row.
+//   q, out: [n_q][head_dim] F32. scores: scratch of n_q * (hi - lo) floats.
+// out[r] = sum_j softmax_j(scale * q[r] . k_j) v_j; zeros when no key is visible.
+struct AttendArgs {
+  const f16_bits* k;
+  const f16_bits* v;
+  std::int64_t kv_row;
+  std::int64_t lo;
+  std::int64_t hi;
+  const std::uint8_t* kv_mask;
+  const float* q;
+  float* out;
+  int n_q;
+  int head_dim;
+  float scale;
+  float* scores;
+};
+
+// Returns false when it does not handle args.head_dim or args.n_q (the caller
+// then runs the generic loop over dot_f16 and axpy_f16).
+using AttendFn = bool (*)(const AttendArgs& args);
+
 struct KernelTable {
   IsaLevel level = IsaLevel::kScalar;
   MatmulKernel matmul[kMaxTypeId];  // indexed by the GgmlType id
@@ -61,6 +85,7 @@ struct KernelTable {
   float (*dot_f16)(const f16_bits* k, const float* q, std::int64_t n);          // sum k[i]*q[i]
   void (*axpy_f16)(float a, const f16_bits* v, float* acc, std::int64_t n);      // acc += a*v
   void (*f32_to_f16)(const float* x, f16_bits* out, std::int64_t n);
+  AttendFn attend = nullptr;  // null: the generic loop only
 };
 
 // Fills `table` with the scalar reference kernels (fill_scalar_table calls both).
@@ -74,6 +99,7 @@ void fill_avx2_vec(KernelTable& table);
 // `vnni`: the CPU has AVX512_VNNI (selects the vpdpbusd kernels).
 void fill_avx512_matmul(KernelTable& table, bool vnni);
 void fill_avx512_vec(KernelTable& table);
+void fill_avx512_attention(KernelTable& table);
 
 // The immutable table of a level, built on first use (thread-safe). The caller
 // must have checked that the CPU supports the level.

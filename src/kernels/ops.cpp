@@ -120,6 +120,42 @@ void validate_attention(const AttentionParams& params, const KvCacheView& cache,
 
 }  // namespace
 
+namespace {
+
+// The portable form of KernelTable::attend: one query head at a time through the
+// table's dot_f16 and axpy_f16. acc: scratch of head_dim floats.
+void attend_generic(const KernelTable& table, const AttendArgs& a, float* acc) {
+  const std::int64_t n = a.hi - a.lo;
+  for (int r = 0; r < a.n_q; ++r) {
+    const float* qh = a.q + static_cast<std::int64_t>(r) * a.head_dim;
+    float* oh = a.out + static_cast<std::int64_t>(r) * a.head_dim;
+    float* scores = a.scores + r * n;  // scores[j - lo] for j in [lo, hi)
+    float max = -INFINITY;
+    for (std::int64_t j = a.lo; j < a.hi; ++j) {
+      const bool masked = a.kv_mask != nullptr && a.kv_mask[j] == 0;
+      const float s = masked ? -INFINITY : a.scale * table.dot_f16(a.k + j * a.kv_row, qh, a.head_dim);
+      scores[j - a.lo] = s;
+      max = std::max(max, s);
+    }
+    std::fill(acc, acc + a.head_dim, 0.0f);
+    if (max == -INFINITY) {  // no visible key
+      std::copy(acc, acc + a.head_dim, oh);
+      continue;
+    }
+    float sum = 0.0f;
+    for (std::int64_t j = a.lo; j < a.hi; ++j) {
+      if (scores[j - a.lo] == -INFINITY) continue;
+      const float p = std::exp(scores[j - a.lo] - max);
+      sum += p;
+      table.axpy_f16(p, a.v + j * a.kv_row, acc, a.head_dim);
+    }
+    const float inv = 1.0f / sum;
+    for (int d = 0; d < a.head_dim; ++d) oh[d] = acc[d] * inv;
+  }
+}
+
+}  // namespace
+
 void attention(KernelContext& ctx, const AttentionParams& params, const KvCacheView& cache, const float* q,
                std::int64_t n_tokens, const std::int32_t* pos, std::int64_t n_kv, const std::uint8_t* kv_mask,
                float* out) {
@@ -129,45 +165,35 @@ void attention(KernelContext& ctx, const AttentionParams& params, const KvCacheV
   const int group = params.n_head / cache.n_head_kv;
   const std::int64_t kv_row = static_cast<std::int64_t>(cache.n_head_kv) * head_dim;
 
-  // One task per (token, head): t = task / n_head, h = task % n_head.
-  const auto n_tasks = static_cast<std::size_t>(n_tokens) * static_cast<std::size_t>(params.n_head);
+  // One task per (token, kv head): t = task / n_head_kv, g = task % n_head_kv,
+  // covering the `group` query heads g * group .. (g + 1) * group - 1, which share
+  // that kv head and sit next to each other in q and out.
+  const auto n_tasks = static_cast<std::size_t>(n_tokens) * static_cast<std::size_t>(cache.n_head_kv);
   ctx.pool().parallel_for(n_tasks, [&](std::size_t begin, std::size_t end, int thread) {
-    // scores: [n_kv], acc: [head_dim].
-    float* scores = ctx.thread_scratch(thread, static_cast<std::size_t>(n_kv + head_dim));
-    float* acc = scores + n_kv;
+    // scratch: scores [group][n_kv], then acc [head_dim] for the generic loop.
+    float* scratch = ctx.thread_scratch(thread, static_cast<std::size_t>(group * n_kv + head_dim));
     for (std::size_t task = begin; task < end; ++task) {
-      const auto t = static_cast<std::int64_t>(task / static_cast<std::size_t>(params.n_head));
-      const int h = static_cast<int>(task % static_cast<std::size_t>(params.n_head));
-      const std::int64_t kv_offset = static_cast<std::int64_t>(h / group) * head_dim;
-      const float* qh = q + (t * params.n_head + h) * head_dim;
-      float* oh = out + (t * params.n_head + h) * head_dim;
-
-      std::int64_t lo = 0;
-      std::int64_t hi = n_kv;  // visible keys are in [lo, hi)
+      const auto t = static_cast<std::int64_t>(task / static_cast<std::size_t>(cache.n_head_kv));
+      const int g = static_cast<int>(task % static_cast<std::size_t>(cache.n_head_kv));
+      AttendArgs args{};
+      args.k = cache.k + static_cast<std::int64_t>(g) * head_dim;
+      args.v = cache.v + static_cast<std::int64_t>(g) * head_dim;
+      args.kv_row = kv_row;
+      args.lo = 0;
+      args.hi = n_kv;  // visible keys are in [lo, hi)
       if (params.causal) {
-        hi = pos[t] + 1;
-        if (params.sliding_window > 0) lo = std::max<std::int64_t>(0, pos[t] - params.sliding_window + 1);
+        args.hi = pos[t] + 1;
+        if (params.sliding_window > 0) args.lo = std::max<std::int64_t>(0, pos[t] - params.sliding_window + 1);
       }
-      float max = -INFINITY;
-      for (std::int64_t j = lo; j < hi; ++j) {
-        const bool masked = !params.causal && kv_mask != nullptr && kv_mask[j] == 0;
-        scores[j] = masked ? -INFINITY : params.scale * table.dot_f16(cache.k + j * kv_row + kv_offset, qh, head_dim);
-        max = std::max(max, scores[j]);
-      }
-      std::fill(acc, acc + head_dim, 0.0f);
-      if (max == -INFINITY) {  // no visible key
-        std::copy(acc, acc + head_dim, oh);
-        continue;
-      }
-      float sum = 0.0f;
-      for (std::int64_t j = lo; j < hi; ++j) {
-        if (scores[j] == -INFINITY) continue;
-        const float p = std::exp(scores[j] - max);
-        sum += p;
-        table.axpy_f16(p, cache.v + j * kv_row + kv_offset, acc, head_dim);
-      }
-      const float inv = 1.0f / sum;
-      for (int d = 0; d < head_dim; ++d) oh[d] = acc[d] * inv;
+      args.kv_mask = params.causal ? nullptr : kv_mask;
+      const std::int64_t first = (t * params.n_head + static_cast<std::int64_t>(g) * group) * head_dim;
+      args.q = q + first;
+      args.out = out + first;
+      args.n_q = group;
+      args.head_dim = head_dim;
+      args.scale = params.scale;
+      args.scores = scratch;
+      if (table.attend == nullptr || !table.attend(args)) attend_generic(table, args, scratch + group * n_kv);
     }
   });
 }

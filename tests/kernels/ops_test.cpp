@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
 #include "kernel_test_util.h"
@@ -335,16 +337,19 @@ TEST(Attention, MatchesBruteForce) {
   levels.push_back(IsaLevel::kScalar);
   for (IsaLevel level : levels) {
     KernelContext ctx(pool, level);
-    for (int hd : {64, 17}) {
+    // head_dim 17 takes the generic loop; the others the SIMD tiles where present.
+    // n_head 2, 6, 16 over 2 kv heads: 1, 3 and 8 query heads per kv head.
+    for (const auto& [hd, n_head] : std::vector<std::pair<int, int>>{
+             {64, 6}, {17, 6}, {64, 2}, {64, 16}, {32, 16}, {80, 6}, {128, 6}, {256, 6}}) {
       const Cache cache = make_cache(ctx, 64, 2, hd, 41);
       AttentionParams params;
-      params.n_head = 6;  // 3 query heads per kv head
+      params.n_head = n_head;
       params.scale = 1.0f / std::sqrt(static_cast<float>(hd));
       const std::vector<float> q = random_floats(static_cast<std::size_t>(3 * params.n_head * hd), 23, 2.0f);
-      const std::string shape = " head_dim=" + std::to_string(hd);
+      const std::string shape = " head_dim=" + std::to_string(hd) + " n_head=" + std::to_string(n_head);
       expect_attention_close(ctx, cache, params, q, {0, 1, 2}, 41, nullptr, "prefill" + shape);
-      expect_attention_close(ctx, cache, params, std::vector<float>(q.begin(), q.begin() + 6 * hd), {40}, 41, nullptr,
-                             "decode" + shape);
+      expect_attention_close(ctx, cache, params, std::vector<float>(q.begin(), q.begin() + n_head * hd), {40}, 41,
+                             nullptr, "decode" + shape);
       params.sliding_window = 8;
       expect_attention_close(ctx, cache, params, q, {3, 20, 40}, 41, nullptr, "sliding window" + shape);
       params.sliding_window = 0;
