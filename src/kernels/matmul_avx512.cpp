@@ -24,6 +24,7 @@ inline __mmask16 tail_mask(std::int64_t count) {
 // lanes at and beyond the mask. Only the tail uses masked loads, because GCC 12
 // keeps the accumulators in memory across masked-load builtins.
 struct LoadF32 {
+  static constexpr int kBytes = 4;
   static __m512 load(const std::byte* row, std::int64_t k) {
     return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + k);
   }
@@ -33,6 +34,7 @@ struct LoadF32 {
 };
 
 struct LoadF16 {
+  static constexpr int kBytes = 2;
   static __m512 load(const std::byte* row, std::int64_t k) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * k)));
   }
@@ -42,6 +44,7 @@ struct LoadF16 {
 };
 
 struct LoadBF16 {
+  static constexpr int kBytes = 2;
   static __m512 widen(__m256i bits) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bits), 16));
   }
@@ -73,7 +76,10 @@ struct FloatTile {
     for (int r = 0; r < R; ++r)
       for (int b = 0; b < B; ++b) acc[r][b] = _mm512_setzero_ps();
     const std::int64_t k_main = t.k & ~std::int64_t{15};
-    for (std::int64_t k = 0; k < k_main; k += 16) step<R, B>(t, k, acc);
+    for (std::int64_t k = 0; k < k_main; k += 16) {
+      if constexpr (B == 1) prefetch_rows_ahead<R>(t, 2 * R, k * Load::kBytes);
+      step<R, B>(t, k, acc);
+    }
     if (k_main < t.k) step<R, B>(t, k_main, acc, tail_mask(t.k - k_main));
     for (int b = 0; b < B; ++b)
       for (int r = 0; r < R; ++r) t.y[b * t.y_stride + r] = _mm512_reduce_add_ps(acc[r][b]);
@@ -88,6 +94,14 @@ inline __m512i join(__m256i lo, __m256i hi) {
 
 inline __m512 join(float lo, float hi) {
   return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(lo)), _mm256_set1_ps(hi), 1);
+}
+
+// Widens two F16 scales to F32 lanes 0-7 (lo) and 8-15 (hi). Two broadcasts and one
+// conversion replace two scalar conversions, two broadcasts and an insert.
+inline __m512 join_f16(std::uint16_t lo, std::uint16_t hi) {
+  const __m256i both = _mm256_mask_set1_epi16(_mm256_set1_epi16(static_cast<short>(lo)), 0xff00,
+                                              static_cast<short>(hi));
+  return _mm512_cvtph_ps(both);
 }
 
 // Two blocks per step: lanes 0-7 hold block ib, lanes 8-15 block ib+1 (zero
@@ -111,6 +125,7 @@ struct QuantTileVnni {
     const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
     const std::int64_t nb = t.k / 32;
     for (std::int64_t ib = 0; ib < nb; ib += 2) {
+      if constexpr (B == 1) prefetch_rows_ahead<R>(t, 2 * R, ib * static_cast<std::int64_t>(sizeof(typename W::Block)));
       const bool pair = ib + 1 < nb;
       __m512i wq[R];
       __m512i w_start[R];  // -128 * sum(w) per 4-byte group, or zero for unsigned weights
@@ -119,7 +134,7 @@ struct QuantTileVnni {
       for (int r = 0; r < R; ++r) {
         const auto* blk = reinterpret_cast<const typename W::Block*>(t.w + r * t.w_stride) + ib;
         wq[r] = join(W::values(blk[0]), pair ? W::values(blk[1]) : _mm256_setzero_si256());
-        dw[r] = join(f16_to_f32(blk[0].d), pair ? f16_to_f32(blk[1].d) : 0.0f);
+        dw[r] = join_f16(blk[0].d, pair ? blk[1].d : std::uint16_t{0});
         mw[r][0] = W::min(blk[0]);
         mw[r][1] = pair ? W::min(blk[1]) : 0.0f;
         if constexpr (W::kUnsigned) {
@@ -133,12 +148,12 @@ struct QuantTileVnni {
         const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[0].qs));
         const __m256i x1 = pair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[1].qs)) : _mm256_setzero_si256();
         const __m512i xq = join(x0, x1);
-        const float dx0 = f16_to_f32(xb[0].d);
-        const float dx1 = pair ? f16_to_f32(xb[1].d) : 0.0f;
-        const __m512 dx = join(dx0, dx1);
+        const __m512 dx = join_f16(xb[0].d, pair ? xb[1].d : std::uint16_t{0});
         float sx0 = 0.0f;
         float sx1 = 0.0f;
         if constexpr (W::kMin) {
+          const float dx0 = f16_to_f32(xb[0].d);
+          const float dx1 = pair ? f16_to_f32(xb[1].d) : 0.0f;
           sx0 = dx0 * static_cast<float>(sum_i8(x0));
           sx1 = dx1 * static_cast<float>(sum_i8(x1));
         }
@@ -148,8 +163,10 @@ struct QuantTileVnni {
                                            : _mm512_dpbusd_epi32(w_start[r], xu, wq[r]);
           acc[r][b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw[r], dx), acc[r][b]);
           if constexpr (W::kMin) {
-            acc_min[r][b] += mw[r][0] * sx0;
-            acc_min[r][b] += mw[r][1] * sx1;
+            // Explicit FMAs, because the compiler contracted these sums differently
+            // for different tile sizes, and batch 1 and batch 7 gave different bits.
+            acc_min[r][b] = __builtin_fmaf(mw[r][0], sx0, acc_min[r][b]);
+            acc_min[r][b] = __builtin_fmaf(mw[r][1], sx1, acc_min[r][b]);
           }
         }
       }
@@ -164,15 +181,25 @@ void rows(const MatmulArgs& args, std::int64_t row_begin, std::int64_t row_end) 
   run_tiles<Kernel, R, B>(args, row_begin, row_end);
 }
 
+// At batch 1 (decode) a taller tile of R1 rows keeps more weight loads in flight.
+template <class Kernel, int R1, int R, int B>
+void rows_tall(const MatmulArgs& args, std::int64_t row_begin, std::int64_t row_end) {
+  if (args.n_batch == 1) {
+    run_tiles<Kernel, R1, 1>(args, row_begin, row_end);
+  } else {
+    run_tiles<Kernel, R, B>(args, row_begin, row_end);
+  }
+}
+
 }  // namespace
 
 void fill_avx512_matmul(KernelTable& table, bool vnni) {
   auto set = [&](GgmlType type, GgmlType act, QuantizeRowFn quantize, MatmulRowsFn fn) {
     table.matmul[static_cast<int>(type)] = {act, quantize, fn};
   };
-  set(GgmlType::F32, GgmlType::F32, nullptr, rows<FloatTile<LoadF32>, 4, 4>);
-  set(GgmlType::F16, GgmlType::F32, nullptr, rows<FloatTile<LoadF16>, 4, 4>);
-  set(GgmlType::BF16, GgmlType::F32, nullptr, rows<FloatTile<LoadBF16>, 4, 4>);
+  set(GgmlType::F32, GgmlType::F32, nullptr, rows_tall<FloatTile<LoadF32>, 8, 4, 4>);
+  set(GgmlType::F16, GgmlType::F32, nullptr, rows_tall<FloatTile<LoadF16>, 8, 4, 4>);
+  set(GgmlType::BF16, GgmlType::F32, nullptr, rows_tall<FloatTile<LoadBF16>, 8, 4, 4>);
   // Without VNNI the AVX2 quantized kernels stay in the table.
   if (!vnni) return;
   set(GgmlType::Q8_0, GgmlType::Q8_0, quantize_q8_0_simd, rows<QuantTileVnni<Q8_0W, block_q8_0>, 4, 4>);

@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <xmmintrin.h>
+
 #include "kernels/dispatch.h"
 
 namespace qrag::kernels {
@@ -19,6 +21,24 @@ struct Tile {
   std::size_t y_stride;
   std::int64_t k;  // elements per row
 };
+
+// Internal linkage, so that each ISA's translation unit keeps its own copy.
+namespace {
+
+// At batch 1 the weights stream from memory once, and the loads of a tile stall on
+// DRAM latency because the hardware prefetcher does not run far enough ahead.
+// This requests the cache line at byte `offset` of rows `ahead` .. `ahead` + R - 1
+// counted from the tile's first row (prefetches of addresses past the matrix do
+// not fault).
+template <int R>
+inline void prefetch_rows_ahead(const Tile& t, int ahead, std::int64_t offset) {
+  for (int r = 0; r < R; ++r) {
+    _mm_prefetch(reinterpret_cast<const char*>(t.w + static_cast<std::size_t>(ahead + r) * t.w_stride + offset),
+                 _MM_HINT_T0);
+  }
+}
+
+}  // namespace
 
 // Calls Kernel::run<rr, bb> for the remainder tile sizes rr <= R, bb <= B.
 template <class Kernel, int R, int B>
