@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -83,6 +84,18 @@ class KernelContext {
 // the scalar level throw qrag::Error on NaN or Inf. The SIMD Q8_0/Q8_1 quantizers
 // do not check, so their result is then unspecified.
 void matmul(KernelContext& ctx, const WeightView& w, const float* x, float* y, int n_batch);
+
+// One weight of a matmul_group and its output y: [n_batch][w->n_rows] F32.
+struct MatmulJob {
+  const WeightView* w;
+  float* y;
+};
+
+// Runs matmul for every job on the same x ([n_batch][K], K equal for all
+// weights) in one parallel pass over their concatenated rows, quantizing x once
+// per activation type. Q/K/V and gate/up projections thus share one wake-up of
+// the workers. Results are bit-identical to separate matmul calls.
+void matmul_group(KernelContext& ctx, std::span<const MatmulJob> jobs, const float* x, int n_batch);
 
 // Activation type that matmul quantizes x to for weight type `type` (F32 when
 // x is used as is).

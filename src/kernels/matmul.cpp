@@ -1,5 +1,7 @@
 // matmul entry point: validates the weight view, quantizes activations and splits rows over threads.
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "kernels/dispatch.h"
@@ -35,6 +37,22 @@ void validate(const WeightView& w, int n_batch) {
   }
 }
 
+// Quantizes the n_batch rows of x (K floats each) into xq, rows x_row_bytes apart.
+void quantize_activations(KernelContext& ctx, const MatmulKernel& kernel, const float* x, std::byte* xq,
+                          std::size_t x_row_bytes, std::int64_t k, int n_batch) {
+  const auto quantize_rows = [&](std::size_t begin, std::size_t end, int) {
+    for (std::size_t b = begin; b < end; ++b) {
+      kernel.quantize(x + b * static_cast<std::size_t>(k), xq + b * x_row_bytes, k);
+    }
+  };
+  // A single row is not worth waking the workers for.
+  if (n_batch == 1) {
+    quantize_rows(0, 1, 0);
+  } else {
+    ctx.pool().parallel_for(static_cast<std::size_t>(n_batch), quantize_rows);
+  }
+}
+
 }  // namespace
 
 GgmlType activation_type(GgmlType type) {
@@ -42,39 +60,75 @@ GgmlType activation_type(GgmlType type) {
 }
 
 void matmul(KernelContext& ctx, const WeightView& w, const float* x, float* y, int n_batch) {
-  const MatmulKernel& kernel = find_kernel(ctx.table(), w.type);
-  validate(w, n_batch);
-  if (n_batch == 0) return;
+  const MatmulJob job{&w, y};
+  matmul_group(ctx, {&job, 1}, x, n_batch);
+}
 
-  MatmulArgs args{&w, kernel.act_type, x, static_cast<std::size_t>(w.n_cols) * sizeof(float), y, n_batch};
-  if (kernel.act_type != GgmlType::F32) {
-    // Quantized activations: [n_batch] rows of row_size(act_type, K) bytes.
-    const std::size_t x_row_bytes = gguf::row_size(kernel.act_type, w.n_cols);
-    auto* xq = static_cast<std::byte*>(ctx.scratch(x_row_bytes * static_cast<std::size_t>(n_batch)));
-    const auto k = static_cast<std::size_t>(w.n_cols);
-    const auto quantize_rows = [&](std::size_t begin, std::size_t end, int) {
-      for (std::size_t b = begin; b < end; ++b) kernel.quantize(x + b * k, xq + b * x_row_bytes, w.n_cols);
-    };
-    // A single row is not worth waking the workers for.
-    if (n_batch == 1) {
-      quantize_rows(0, 1, 0);
-    } else {
-      ctx.pool().parallel_for(static_cast<std::size_t>(n_batch), quantize_rows);
+void matmul_group(KernelContext& ctx, std::span<const MatmulJob> jobs, const float* x, int n_batch) {
+  // Per job: its kernel, its activation rows and its first row in the concatenation.
+  struct Prepared {
+    const MatmulKernel* kernel;
+    MatmulArgs args;
+    std::size_t row0;
+  };
+  std::vector<Prepared> prepared;
+  prepared.reserve(jobs.size());
+  std::size_t total_rows = 0;
+  std::size_t scratch_bytes = 0;
+  for (const MatmulJob& job : jobs) {
+    const MatmulKernel& kernel = find_kernel(ctx.table(), job.w->type);
+    validate(*job.w, n_batch);
+    if (job.w->n_cols != jobs[0].w->n_cols) {
+      throw Error("matmul: grouped weights have row lengths " + std::to_string(jobs[0].w->n_cols) + " and " +
+                  std::to_string(job.w->n_cols));
     }
-    args.x = xq;
-    args.x_row_bytes = x_row_bytes;
+    MatmulArgs args{job.w, kernel.act_type, x, static_cast<std::size_t>(job.w->n_cols) * sizeof(float), job.y,
+                    n_batch};
+    if (kernel.act_type != GgmlType::F32) {
+      args.x_row_bytes = gguf::row_size(kernel.act_type, job.w->n_cols);
+      scratch_bytes += args.x_row_bytes * static_cast<std::size_t>(n_batch) + 64;
+    }
+    prepared.push_back({&kernel, args, total_rows});
+    total_rows += static_cast<std::size_t>(job.w->n_rows);
+  }
+  if (n_batch == 0 || prepared.empty()) return;
+
+  // Quantized activations, once per activation type: [n_batch] rows of
+  // row_size(act_type, K) bytes each, cache-line aligned.
+  auto* scratch = static_cast<std::byte*>(ctx.scratch(scratch_bytes));
+  for (std::size_t i = 0; i < prepared.size(); ++i) {
+    Prepared& p = prepared[i];
+    if (p.args.act_type == GgmlType::F32) continue;
+    const auto same = std::find_if(prepared.begin(), prepared.begin() + static_cast<std::ptrdiff_t>(i),
+                                   [&](const Prepared& q) { return q.args.act_type == p.args.act_type; });
+    if (same != prepared.begin() + static_cast<std::ptrdiff_t>(i)) {
+      p.args.x = same->args.x;
+      continue;
+    }
+    std::byte* xq = scratch;
+    scratch += (p.args.x_row_bytes * static_cast<std::size_t>(n_batch) + 63) / 64 * 64;
+    quantize_activations(ctx, *p.kernel, x, xq, p.args.x_row_bytes, p.args.w->n_cols, n_batch);
+    p.args.x = xq;
   }
 
+  // Rows [begin, end) of the concatenated outputs, job by job.
+  const auto run_rows = [&](std::size_t begin, std::size_t end) {
+    for (const Prepared& p : prepared) {
+      const std::size_t lo = std::max(begin, p.row0);
+      const std::size_t hi = std::min(end, p.row0 + static_cast<std::size_t>(p.args.w->n_rows));
+      if (lo < hi) {
+        p.kernel->rows(p.args, static_cast<std::int64_t>(lo - p.row0), static_cast<std::int64_t>(hi - p.row0));
+      }
+    }
+  };
   // Below this many multiply-adds, waking the workers costs more than it saves.
   constexpr double kMinParallelWork = 32768.0;
-  const double work = static_cast<double>(w.n_rows) * static_cast<double>(w.n_cols) * n_batch;
+  const double work = static_cast<double>(total_rows) * static_cast<double>(jobs[0].w->n_cols) * n_batch;
   if (work < kMinParallelWork) {
-    kernel.rows(args, 0, w.n_rows);
+    run_rows(0, total_rows);
     return;
   }
-  ctx.pool().parallel_for(static_cast<std::size_t>(w.n_rows), [&](std::size_t begin, std::size_t end, int) {
-    kernel.rows(args, static_cast<std::int64_t>(begin), static_cast<std::int64_t>(end));
-  });
+  ctx.pool().parallel_for(total_rows, [&](std::size_t begin, std::size_t end, int) { run_rows(begin, end); });
 }
 
 }  // namespace qrag::kernels

@@ -1,6 +1,7 @@
 // Forward pass of the decoder families: batching, embeddings and the output head (blocks in decoder_blocks.cpp).
 #include "model/decoder.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -86,14 +87,30 @@ void Decoder::matmul(const kernels::WeightView& w, const float* x, float* y, std
     QRAG_CHECK(name != weight_names_.end(), "matmul weight does not point at a tensor of the model file");
     observer_->observe(name->second, x, n_tokens, w.n_cols);
   }
-  if (w.type == gguf::GgmlType::F16) {
-    const std::int64_t n = n_tokens * w.n_cols;
-    if (x_f16_.size() < static_cast<std::size_t>(n)) x_f16_.resize(static_cast<std::size_t>(n));
-    std::copy_n(x, n, x_f16_.data());
-    round_to_f16(x_f16_.data(), n);
-    x = x_f16_.data();
-  }
+  if (w.type == gguf::GgmlType::F16) x = rounded_to_f16(x, n_tokens * w.n_cols);
   kernels::matmul(*kernels_, w, x, y, static_cast<int>(n_tokens));
+}
+
+const float* Decoder::rounded_to_f16(const float* x, std::int64_t n) {
+  if (x_f16_.size() < static_cast<std::size_t>(n)) x_f16_.resize(static_cast<std::size_t>(n));
+  std::copy_n(x, n, x_f16_.data());
+  round_to_f16(x_f16_.data(), n);
+  return x_f16_.data();
+}
+
+// One grouped kernel call needs one input for all weights. An observer receives
+// each weight by name, and F16 weights take the rounded input. With an observer or
+// a mix of F16 and other types, the weights therefore go through matmul() one at a time.
+void Decoder::matmul_shared(std::span<const kernels::MatmulJob> jobs, const float* x, std::int64_t n_tokens) {
+  const auto is_f16 = [](const kernels::MatmulJob& job) { return job.w->type == gguf::GgmlType::F16; };
+  const bool all_f16 = std::all_of(jobs.begin(), jobs.end(), is_f16);
+  const bool any_f16 = std::any_of(jobs.begin(), jobs.end(), is_f16);
+  if (observer_ != nullptr || (any_f16 && !all_f16)) {
+    for (const kernels::MatmulJob& job : jobs) matmul(*job.w, x, job.y, n_tokens);
+    return;
+  }
+  if (all_f16) x = rounded_to_f16(x, n_tokens * jobs.front().w->n_cols);
+  kernels::matmul_group(*kernels_, jobs, x, static_cast<int>(n_tokens));
 }
 
 std::span<const float> Decoder::decode(std::span<const SequenceInput> inputs) {

@@ -56,6 +56,11 @@ class Decoder {
   };
 
   void matmul(const kernels::WeightView& w, const float* x, float* y, std::int64_t n_tokens);
+  // Runs matmul() for each job on one input x, in one pass over the thread pool
+  // when the weights allow it (see decoder.cpp).
+  void matmul_shared(std::span<const kernels::MatmulJob> jobs, const float* x, std::int64_t n_tokens);
+  // Returns a copy of x ([n] floats) rounded to F16 values, stored in x_f16_.
+  const float* rounded_to_f16(const float* x, std::int64_t n);
   void validate(std::span<const SequenceInput> inputs) const;
   void resize(std::int64_t n_tokens, std::int64_t n_out);
   // Blocks, in decoder_blocks.cpp.

@@ -36,9 +36,8 @@ void Decoder::project_qkv(std::int64_t il, std::int64_t n_tokens) {
   kernels::KernelContext& kc = *kernels_;
 
   kernels::rms_norm(kc, x_.data(), l.attn_norm, cur_.data(), hp.n_embd, n_tokens, hp.norm_eps);
-  matmul(l.wq, cur_.data(), q_.data(), n_tokens);
-  matmul(l.wk, cur_.data(), k_.data(), n_tokens);
-  matmul(l.wv, cur_.data(), v_.data(), n_tokens);
+  const kernels::MatmulJob qkv[] = {{&l.wq, q_.data()}, {&l.wk, k_.data()}, {&l.wv, v_.data()}};
+  matmul_shared(qkv, cur_.data(), n_tokens);
   if (l.bq != nullptr) {
     add_bias(kc, q_.data(), l.bq, hp.n_embd_q(), n_tokens);
     add_bias(kc, k_.data(), l.bk, hp.n_embd_kv(), n_tokens);
@@ -106,8 +105,8 @@ void Decoder::ffn_block(std::int64_t il, std::int64_t n_tokens) {
   const bool gelu = model_->arch().ffn_activation == FfnActivation::kGeluTanh;
 
   kernels::rms_norm(kc, x_.data(), l.ffn_norm, cur_.data(), hp.n_embd, n_tokens, hp.norm_eps);
-  matmul(l.ffn_gate, cur_.data(), gate_.data(), n_tokens);
-  matmul(l.ffn_up, cur_.data(), up_.data(), n_tokens);
+  const kernels::MatmulJob gate_up[] = {{&l.ffn_gate, gate_.data()}, {&l.ffn_up, up_.data()}};
+  matmul_shared(gate_up, cur_.data(), n_tokens);
   // One call per row, because the SIMD activations compute the tail of their range
   // with a scalar exp whose bits differ from the vector one. Per-row calls put every
   // row through the same split, so batched and single decoding stay bit-identical.

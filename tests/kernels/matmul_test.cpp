@@ -287,6 +287,51 @@ TEST(Matmul, RejectsUnsupportedType) {
   EXPECT_THROW(matmul(ctx, w, x.data(), y.data(), 1), Error);
 }
 
+// Weights of four types (two share the Q8_0 activations, one uses Q8_1, one F32)
+// and odd row counts, so that thread chunks straddle the boundaries between jobs.
+TEST(MatmulGroup, MatchesSeparateCalls) {
+  std::vector<IsaLevel> levels = simd_levels();
+  levels.push_back(IsaLevel::kScalar);
+  const std::int64_t k = 256;
+  const int batch = 3;
+  // push_back moves each Weights, so view.data keeps pointing at its own bytes
+  // (an initializer list would copy them and leave the views dangling).
+  std::vector<Weights> weights;
+  weights.push_back(make_weights(GgmlType::Q4_0, 37, k, 31));
+  weights.push_back(make_weights(GgmlType::F16, 5, k, 32));
+  weights.push_back(make_weights(GgmlType::Q8_0, 66, k, 33));
+  weights.push_back(make_weights(GgmlType::Q4_1, 17, k, 34));
+  const std::vector<float> x = random_floats(static_cast<std::size_t>(batch * k), 35);
+  for (IsaLevel level : levels) {
+    for (int threads : {1, 2, 3}) {
+      core::ThreadPool pool(threads);
+      KernelContext ctx(pool, level);
+      std::vector<std::vector<float>> grouped;
+      std::vector<MatmulJob> jobs;
+      for (const Weights& w : weights) grouped.emplace_back(static_cast<std::size_t>(batch * w.view.n_rows), NAN);
+      for (std::size_t i = 0; i < weights.size(); ++i) jobs.push_back({&weights[i].view, grouped[i].data()});
+      matmul_group(ctx, jobs, x.data(), batch);
+      for (std::size_t i = 0; i < weights.size(); ++i) {
+        const std::vector<float> alone = run_matmul(level, 1, weights[i], x, batch);
+        EXPECT_EQ(0, std::memcmp(alone.data(), grouped[i].data(), alone.size() * sizeof(float)))
+            << isa_name(level) << " " << gguf::type_name(weights[i].view.type) << " threads=" << threads;
+      }
+    }
+  }
+}
+
+TEST(MatmulGroup, RejectsDifferentRowLengths) {
+  core::ThreadPool pool(1);
+  KernelContext ctx(pool, IsaLevel::kScalar);
+  const Weights a = make_weights(GgmlType::F32, 2, 32, 1);
+  const Weights b = make_weights(GgmlType::F32, 2, 64, 2);
+  const std::vector<float> x(64, 1.0f);
+  std::vector<float> ya(2);
+  std::vector<float> yb(2);
+  const MatmulJob jobs[] = {{&a.view, ya.data()}, {&b.view, yb.data()}};
+  EXPECT_THROW(matmul_group(ctx, jobs, x.data(), 1), Error);
+}
+
 TEST(Matmul, RejectsPartialBlock) {
   core::ThreadPool pool(1);
   KernelContext ctx(pool, IsaLevel::kScalar);
