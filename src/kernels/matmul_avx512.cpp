@@ -104,6 +104,49 @@ inline __m512 join_f16(std::uint16_t lo, std::uint16_t hi) {
   return _mm512_cvtph_ps(both);
 }
 
+// Q4_0 read as unsigned nibbles q in [0, 16) instead of q - 8. Since sum (q - 8) x
+// equals sum q x - 8 sum x, the weights skip the signed conversion. The term
+// -8 sum x is computed once per activation block pair and seeds every row's vpdpbusd.
+struct Q4_0Nibbles {
+  using Block = block_q4_0;
+  static constexpr bool kUnsigned = true;
+  static constexpr bool kMin = false;
+  static constexpr int kOffset = 8;
+  static float min(const Block&) { return 0.0f; }
+
+  // Lanes of 128 bits: low nibbles of blk[0], its high nibbles, then the same
+  // for blk[1] (zero when there is no second block, which is then never read).
+  static __m512i pair_values(const Block* blk, bool pair) {
+    const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[0].qs));
+    const __m128i q1 = pair ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[1].qs)) : _mm_setzero_si128();
+    const __m512i both = _mm512_castsi256_si512(_mm256_set_m128i(q1, q0));
+    // [q0, q0, q1, q1], then the high nibbles of the second and fourth lanes shifted down.
+    const __m512i spread = _mm512_shuffle_i64x2(both, both, _MM_SHUFFLE(1, 1, 0, 0));
+    const __m512i shifted = _mm512_mask_srli_epi64(spread, static_cast<__mmask8>(0xcc), spread, 4);
+    return _mm512_and_si512(shifted, _mm512_set1_epi8(0x0f));
+  }
+};
+
+// Weight codes minus this offset are the signed values (0 for the other types).
+template <class W>
+constexpr int code_offset() {
+  if constexpr (requires { W::kOffset; }) {
+    return W::kOffset;
+  } else {
+    return 0;
+  }
+}
+
+// Codes of blocks ib and ib + 1 in lanes 0-7 and 8-15.
+template <class W>
+inline __m512i pair_codes(const typename W::Block* blk, bool pair) {
+  if constexpr (requires { W::pair_values(blk, pair); }) {
+    return W::pair_values(blk, pair);
+  } else {
+    return join(W::values(blk[0]), pair ? W::values(blk[1]) : _mm256_setzero_si256());
+  }
+}
+
 // Two blocks per step: lanes 0-7 hold block ib, lanes 8-15 block ib+1 (zero
 // codes and scale when ib is the last, odd block). Signed weights use
 // vpdpbusd(x + 128, w) - 128 * sum(w); unsigned weights (with a block minimum
@@ -125,7 +168,7 @@ struct QuantTileVnni {
     const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
     const std::int64_t nb = t.k / 32;
     for (std::int64_t ib = 0; ib < nb; ib += 2) {
-      if constexpr (B == 1) prefetch_rows_ahead<R>(t, 2 * R, ib * static_cast<std::int64_t>(sizeof(typename W::Block)));
+      if constexpr (B == 1) prefetch_rows_ahead<R>(t, 6 * R, ib * static_cast<std::int64_t>(sizeof(typename W::Block)));
       const bool pair = ib + 1 < nb;
       __m512i wq[R];
       __m512i w_start[R];  // -128 * sum(w) per 4-byte group, or zero for unsigned weights
@@ -133,7 +176,7 @@ struct QuantTileVnni {
       float mw[R][2];
       for (int r = 0; r < R; ++r) {
         const auto* blk = reinterpret_cast<const typename W::Block*>(t.w + r * t.w_stride) + ib;
-        wq[r] = join(W::values(blk[0]), pair ? W::values(blk[1]) : _mm256_setzero_si256());
+        wq[r] = pair_codes<W>(blk, pair);
         dw[r] = join_f16(blk[0].d, pair ? blk[1].d : std::uint16_t{0});
         mw[r][0] = W::min(blk[0]);
         mw[r][1] = pair ? W::min(blk[1]) : 0.0f;
@@ -158,9 +201,15 @@ struct QuantTileVnni {
           sx1 = dx1 * static_cast<float>(sum_i8(x1));
         }
         const __m512i xu = W::kUnsigned ? xq : _mm512_xor_si512(xq, bias);
+        // -offset * sum(x) per 4-byte group, the same for every row.
+        __m512i x_start = _mm512_setzero_si512();
+        if constexpr (code_offset<W>() != 0) {
+          x_start = _mm512_sub_epi32(x_start, _mm512_dpbusd_epi32(x_start, _mm512_set1_epi8(code_offset<W>()), xq));
+        }
         for (int r = 0; r < R; ++r) {
-          const __m512i dot = W::kUnsigned ? _mm512_dpbusd_epi32(w_start[r], wq[r], xu)
-                                           : _mm512_dpbusd_epi32(w_start[r], xu, wq[r]);
+          const __m512i dot = !W::kUnsigned            ? _mm512_dpbusd_epi32(w_start[r], xu, wq[r])
+                              : code_offset<W>() != 0 ? _mm512_dpbusd_epi32(x_start, wq[r], xu)
+                                                      : _mm512_dpbusd_epi32(w_start[r], wq[r], xu);
           acc[r][b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw[r], dx), acc[r][b]);
           if constexpr (W::kMin) {
             // Explicit FMAs, because the compiler contracted these sums differently
@@ -203,7 +252,7 @@ void fill_avx512_matmul(KernelTable& table, bool vnni) {
   // Without VNNI the AVX2 quantized kernels stay in the table.
   if (!vnni) return;
   set(GgmlType::Q8_0, GgmlType::Q8_0, quantize_q8_0_simd, rows<QuantTileVnni<Q8_0W, block_q8_0>, 4, 4>);
-  set(GgmlType::Q4_0, GgmlType::Q8_0, quantize_q8_0_simd, rows<QuantTileVnni<Q4_0W, block_q8_0>, 4, 4>);
+  set(GgmlType::Q4_0, GgmlType::Q8_0, quantize_q8_0_simd, rows<QuantTileVnni<Q4_0Nibbles, block_q8_0>, 4, 4>);
   set(GgmlType::Q5_0, GgmlType::Q8_0, quantize_q8_0_simd, rows<QuantTileVnni<Q5_0W, block_q8_0>, 4, 4>);
   set(GgmlType::IQ4_NL, GgmlType::Q8_0, quantize_q8_0_simd, rows<QuantTileVnni<IQ4NLW, block_q8_0>, 4, 4>);
   set(GgmlType::Q4_1, GgmlType::Q8_1, quantize_q8_1_simd, rows<QuantTileVnni<Q4_1W, block_q8_1>, 4, 4>);
