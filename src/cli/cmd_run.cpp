@@ -27,6 +27,7 @@ struct RunCommandOptions {
   int batch = 4;
   bool dry_run = false;
   bool no_prefix_reuse = false;
+  bool no_copy = false;
   bool no_report = false;
 };
 
@@ -40,6 +41,7 @@ void run_command(const RunCommandOptions& opts, const GlobalOptions& global, con
   if (!opts.shard.empty()) options.shard = experiment::parse_shard(opts.shard);
   options.dry_run = opts.dry_run;
   options.reuse_prefix = !opts.no_prefix_reuse;
+  options.copy_equal_generations = !opts.no_copy;
   options.batch = opts.batch;
   options.max_new_rows = opts.max_rows;
   options.command_line = command_line;
@@ -88,6 +90,10 @@ void register_run(CLI::App& app, const GlobalOptions& options) {
       ->capture_default_str();
   cmd->add_flag("--no-prefix-reuse", opts->no_prefix_reuse,
                 "Evaluate every prompt from its first token (for measuring what KV prefix reuse saves)");
+  cmd->add_flag("--no-copy", opts->no_copy,
+                "Generate a row whose prompt and model equal an earlier row's instead of copying that output "
+                "(with --no-prefix-reuse --parallel 1: every prompt computed on its own, the baseline for what "
+                "sharing saves)");
   cmd->add_flag("--no-report", opts->no_report, "Do not write the report at the end");
   cmd->callback([opts, &options] { run_command(*opts, options, "qrag run " + opts->config); });
 }

@@ -138,6 +138,7 @@ RunExperimentResult run_experiment(const RunExperimentOptions& options, std::ost
   run_options.decoding = config.decoding;
   run_options.prompt_style = std::string(to_string(config.prompt_style));
   run_options.max_new_rows = options.max_new_rows;
+  run_options.copy_equal_generations = options.copy_equal_generations;
   run_options.after_row = options.after_row;
   const auto dataset_of = [&](const Cell& cell) -> const LoadedDataset& {
     for (const LoadedDataset& dataset : datasets) {

@@ -232,7 +232,9 @@ RunSummary run_grid(ResultStore& store, const std::vector<CellWork>& work, Backe
         break;
       }
       ResultRow row = start_row(cell_work, prompt, keys, hashes[hash_key], options);
-      if (const std::optional<ResultRow> earlier = store.find_generation(keys.generation)) {
+      const std::optional<ResultRow> earlier =
+          options.copy_equal_generations ? store.find_generation(keys.generation) : std::nullopt;
+      if (earlier) {
         copy_generation(*earlier, row);
         with_context(fmt::format("cell {} question '{}'", cell_work.cell.id(), prompt.question_id),
                      [&] { finish_row(cell_work, options, row); });

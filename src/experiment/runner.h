@@ -102,6 +102,9 @@ struct RunOptions {
   std::function<std::map<std::string, double>(const Cell&, std::string_view prediction, std::string_view gold)>
       score;
   ProgressReporter* progress = nullptr;  // optional
+  // Copy the output of a stored row with the same generation key (model file,
+  // precision, prompt, decoding) instead of generating it again.
+  bool copy_equal_generations = true;
   // Stop after this many new rows (computed or reused); 0 = no limit.
   std::size_t max_new_rows = 0;
   // Called after each new row is committed, with the number of new rows so far.

@@ -110,7 +110,10 @@ TEST_F(RunCommand, ResumeAfterKillEqualsUninterruptedRun) {
 
 TEST_F(RunCommand, BatchedEqualsOneAtATime) {
   ASSERT_EQ(run("batched", "--no-report --parallel 3").exit_code, 0);
-  ASSERT_EQ(run("serial", "--no-report --parallel 1 --no-prefix-reuse").exit_code, 0);
+  // The baseline: every prompt computed on its own, equal generations included.
+  const auto independent = run("serial", "--no-report --parallel 1 --no-prefix-reuse --no-copy");
+  ASSERT_EQ(independent.exit_code, 0) << independent.err;
+  EXPECT_THAT(independent.out, HasSubstr(fmt::format("{} rows computed, 0 copied", kTinyRows)));
   const auto batched = rows_of("batched");
   const auto serial = rows_of("serial");
   ASSERT_EQ(batched.size(), kTinyRows);
