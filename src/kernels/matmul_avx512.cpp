@@ -77,7 +77,10 @@ struct FloatTile {
       for (int b = 0; b < B; ++b) acc[r][b] = _mm512_setzero_ps();
     const std::int64_t k_main = t.k & ~std::int64_t{15};
     for (std::int64_t k = 0; k < k_main; k += 16) {
-      if constexpr (B == 1) prefetch_rows_ahead<R>(t, 2 * R, k * Load::kBytes);
+      // One prefetch per 64-byte line: every 64 / (16 * kBytes) steps.
+      if constexpr (B == 1) {
+        if ((k * Load::kBytes) % 64 == 0) prefetch_rows_ahead<R>(t, 2 * R, k * Load::kBytes);
+      }
       step<R, B>(t, k, acc);
     }
     if (k_main < t.k) step<R, B>(t, k_main, acc, tail_mask(t.k - k_main));
