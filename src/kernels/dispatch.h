@@ -22,6 +22,9 @@ struct MatmulArgs {
   std::size_t x_row_bytes;
   float* y;
   int n_batch;
+  // The calling thread's scratch of MatmulKernel::scratch_bytes bytes, 64-byte
+  // aligned, or null when the kernel requests none.
+  void* scratch = nullptr;
 };
 
 // Computes y[b][n] for every b < n_batch and n in [row_begin, row_end).
@@ -36,6 +39,9 @@ struct MatmulKernel {
   GgmlType act_type = GgmlType::F32;  // F32: x is used as is
   QuantizeRowFn quantize = nullptr;   // null when act_type is F32
   MatmulRowsFn rows = nullptr;        // null: weight type unsupported
+  // Per-thread scratch that `rows` needs for n_batch activation rows of k
+  // elements; null when it needs none.
+  std::size_t (*scratch_bytes)(int n_batch, std::int64_t k) = nullptr;
 };
 
 inline constexpr int kMaxTypeId = 40;  // GgmlType ids are below this

@@ -111,24 +111,37 @@ void matmul_group(KernelContext& ctx, std::span<const MatmulJob> jobs, const flo
     p.args.x = xq;
   }
 
-  // Rows [begin, end) of the concatenated outputs, job by job.
-  const auto run_rows = [&](std::size_t begin, std::size_t end) {
+  // Per-thread kernel scratch, in floats: the largest any job requests.
+  std::size_t thread_floats = 0;
+  for (const Prepared& p : prepared) {
+    if (p.kernel->scratch_bytes != nullptr) {
+      thread_floats = std::max(thread_floats, (p.kernel->scratch_bytes(n_batch, p.args.w->n_cols) + 64) / 4 + 1);
+    }
+  }
+  // Rows [begin, end) of the concatenated outputs, job by job, on thread `thread`.
+  const auto run_rows = [&](std::size_t begin, std::size_t end, int thread) {
+    void* thread_scratch = nullptr;
+    if (thread_floats > 0) {
+      const auto address = reinterpret_cast<std::uintptr_t>(ctx.thread_scratch(thread, thread_floats));
+      thread_scratch = reinterpret_cast<void*>((address + 63) & ~static_cast<std::uintptr_t>(63));
+    }
     for (const Prepared& p : prepared) {
       const std::size_t lo = std::max(begin, p.row0);
       const std::size_t hi = std::min(end, p.row0 + static_cast<std::size_t>(p.args.w->n_rows));
-      if (lo < hi) {
-        p.kernel->rows(p.args, static_cast<std::int64_t>(lo - p.row0), static_cast<std::int64_t>(hi - p.row0));
-      }
+      if (lo >= hi) continue;
+      MatmulArgs args = p.args;
+      args.scratch = p.kernel->scratch_bytes != nullptr ? thread_scratch : nullptr;
+      p.kernel->rows(args, static_cast<std::int64_t>(lo - p.row0), static_cast<std::int64_t>(hi - p.row0));
     }
   };
   // Below this many multiply-adds, waking the workers costs more than it saves.
   constexpr double kMinParallelWork = 32768.0;
   const double work = static_cast<double>(total_rows) * static_cast<double>(jobs[0].w->n_cols) * n_batch;
   if (work < kMinParallelWork) {
-    run_rows(0, total_rows);
+    run_rows(0, total_rows, 0);
     return;
   }
-  ctx.pool().parallel_for(total_rows, [&](std::size_t begin, std::size_t end, int) { run_rows(begin, end); });
+  ctx.pool().parallel_for(total_rows, run_rows);
 }
 
 }  // namespace qrag::kernels

@@ -150,14 +150,47 @@ inline __m512i pair_codes(const typename W::Block* blk, bool pair) {
   }
 }
 
+// An activation block pair in the form the tile's inner loop consumes, prepared
+// once per matmul call instead of once per tile of weight rows (256 bytes).
+struct alignas(64) PreparedPair {
+  __m512i xu;       // codes of blocks ib and ib + 1, plus 128 (XOR 0x80) for signed weights
+  __m512i x_start;  // -offset * sum(x) per 4-byte group; zero unless the weights have a code offset
+  __m512 dx;        // block scales, lanes 0-7 and 8-15
+  float sx[2];      // d_x * sum(x codes) per block, for weights with a block minimum
+  float pad[14];
+};
+
+// Prepares the pair of activation blocks xb[0], xb[1] (xb[1] absent unless `pair`).
+template <class W, class XBlock>
+inline void prepare_pair(const XBlock* xb, bool pair, PreparedPair& out) {
+  const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[0].qs));
+  const __m256i x1 = pair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[1].qs)) : _mm256_setzero_si256();
+  const __m512i xq = join(x0, x1);
+  out.dx = join_f16(xb[0].d, pair ? xb[1].d : std::uint16_t{0});
+  out.sx[0] = 0.0f;
+  out.sx[1] = 0.0f;
+  if constexpr (W::kMin) {
+    const float dx0 = f16_to_f32(xb[0].d);
+    const float dx1 = pair ? f16_to_f32(xb[1].d) : 0.0f;
+    out.sx[0] = dx0 * static_cast<float>(sum_i8(x0));
+    out.sx[1] = dx1 * static_cast<float>(sum_i8(x1));
+  }
+  out.xu = W::kUnsigned ? xq : _mm512_xor_si512(xq, _mm512_set1_epi8(static_cast<char>(0x80)));
+  out.x_start = _mm512_setzero_si512();
+  if constexpr (code_offset<W>() != 0) {
+    out.x_start = _mm512_sub_epi32(out.x_start, _mm512_dpbusd_epi32(out.x_start, _mm512_set1_epi8(code_offset<W>()), xq));
+  }
+}
+
 // Two blocks per step: lanes 0-7 hold block ib, lanes 8-15 block ib+1 (zero
 // codes and scale when ib is the last, odd block). Signed weights use
 // vpdpbusd(x + 128, w) - 128 * sum(w); unsigned weights (with a block minimum
-// m) use vpdpbusd(w, x) and add m * d_x * sum(x codes) separately.
-// TODO: at batch 512 this reaches about 20% of the vpdpbusd peak, because each
-// vpdpbusd needs a convert, a scale product and an FMA. A repacked weight layout
-// that lets several blocks accumulate in int32 before scaling would lift that.
-template <class W, class XBlock>
+// m) use vpdpbusd(w, x) and add m * d_x * sum(x codes) separately. The x rows
+// of the tile are PreparedPair rows (see quant_rows).
+// TODO: at batch 512 this reaches about a quarter of the vpdpbusd peak, because
+// each vpdpbusd needs a convert, a scale product and an FMA. A repacked weight
+// layout that lets several blocks accumulate in int32 before scaling would lift that.
+template <class W>
 struct QuantTileVnni {
   template <int R, int B>
   static void run(const Tile& t) {
@@ -190,35 +223,17 @@ struct QuantTileVnni {
         }
       }
       for (int b = 0; b < B; ++b) {
-        const auto* xb = reinterpret_cast<const XBlock*>(t.x + b * t.x_stride) + ib;
-        const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[0].qs));
-        const __m256i x1 = pair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[1].qs)) : _mm256_setzero_si256();
-        const __m512i xq = join(x0, x1);
-        const __m512 dx = join_f16(xb[0].d, pair ? xb[1].d : std::uint16_t{0});
-        float sx0 = 0.0f;
-        float sx1 = 0.0f;
-        if constexpr (W::kMin) {
-          const float dx0 = f16_to_f32(xb[0].d);
-          const float dx1 = pair ? f16_to_f32(xb[1].d) : 0.0f;
-          sx0 = dx0 * static_cast<float>(sum_i8(x0));
-          sx1 = dx1 * static_cast<float>(sum_i8(x1));
-        }
-        const __m512i xu = W::kUnsigned ? xq : _mm512_xor_si512(xq, bias);
-        // -offset * sum(x) per 4-byte group, the same for every row.
-        __m512i x_start = _mm512_setzero_si512();
-        if constexpr (code_offset<W>() != 0) {
-          x_start = _mm512_sub_epi32(x_start, _mm512_dpbusd_epi32(x_start, _mm512_set1_epi8(code_offset<W>()), xq));
-        }
+        const PreparedPair& px = reinterpret_cast<const PreparedPair*>(t.x + b * t.x_stride)[ib / 2];
         for (int r = 0; r < R; ++r) {
-          const __m512i dot = !W::kUnsigned            ? _mm512_dpbusd_epi32(w_start[r], xu, wq[r])
-                              : code_offset<W>() != 0 ? _mm512_dpbusd_epi32(x_start, wq[r], xu)
-                                                      : _mm512_dpbusd_epi32(w_start[r], wq[r], xu);
-          acc[r][b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw[r], dx), acc[r][b]);
+          const __m512i dot = !W::kUnsigned            ? _mm512_dpbusd_epi32(w_start[r], px.xu, wq[r])
+                              : code_offset<W>() != 0 ? _mm512_dpbusd_epi32(px.x_start, wq[r], px.xu)
+                                                      : _mm512_dpbusd_epi32(w_start[r], wq[r], px.xu);
+          acc[r][b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw[r], px.dx), acc[r][b]);
           if constexpr (W::kMin) {
             // Explicit FMAs, because the compiler contracted these sums differently
             // for different tile sizes, and batch 1 and batch 7 gave different bits.
-            acc_min[r][b] = __builtin_fmaf(mw[r][0], sx0, acc_min[r][b]);
-            acc_min[r][b] = __builtin_fmaf(mw[r][1], sx1, acc_min[r][b]);
+            acc_min[r][b] = __builtin_fmaf(mw[r][0], px.sx[0], acc_min[r][b]);
+            acc_min[r][b] = __builtin_fmaf(mw[r][1], px.sx[1], acc_min[r][b]);
           }
         }
       }
@@ -227,6 +242,30 @@ struct QuantTileVnni {
       for (int r = 0; r < R; ++r) t.y[b * t.y_stride + r] = _mm512_reduce_add_ps(acc[r][b]) + acc_min[r][b];
   }
 };
+
+// Bytes of PreparedPair rows for n_batch activation rows of k elements.
+std::size_t prepared_bytes(int n_batch, std::int64_t k) {
+  const auto pairs = static_cast<std::size_t>((k / 32 + 1) / 2);
+  return static_cast<std::size_t>(n_batch) * pairs * sizeof(PreparedPair);
+}
+
+// Prepares every activation row into the thread's scratch (each thread does so for
+// the whole batch, a small cost next to the rows it multiplies), then runs the tiles.
+template <class W, class XBlock, int R, int B>
+void quant_rows(const MatmulArgs& args, std::int64_t row_begin, std::int64_t row_end) {
+  const std::int64_t nb = args.w->n_cols / 32;
+  const std::int64_t pairs = (nb + 1) / 2;
+  auto* prepared = static_cast<PreparedPair*>(args.scratch);
+  const auto* x = static_cast<const std::byte*>(args.x);
+  for (int b = 0; b < args.n_batch; ++b) {
+    const auto* xb = reinterpret_cast<const XBlock*>(x + static_cast<std::size_t>(b) * args.x_row_bytes);
+    for (std::int64_t p = 0; p < pairs; ++p) prepare_pair<W>(xb + 2 * p, 2 * p + 1 < nb, prepared[b * pairs + p]);
+  }
+  MatmulArgs prepared_args = args;
+  prepared_args.x = prepared;
+  prepared_args.x_row_bytes = static_cast<std::size_t>(pairs) * sizeof(PreparedPair);
+  run_tiles<QuantTileVnni<W>, R, B>(prepared_args, row_begin, row_end);
+}
 
 template <class Kernel, int R, int B>
 void rows(const MatmulArgs& args, std::int64_t row_begin, std::int64_t row_end) {
@@ -254,12 +293,15 @@ void fill_avx512_matmul(KernelTable& table, bool vnni) {
   set(GgmlType::BF16, GgmlType::F32, nullptr, rows_tall<FloatTile<LoadBF16>, 8, 4, 4>);
   // Without VNNI the AVX2 quantized kernels stay in the table.
   if (!vnni) return;
-  set(GgmlType::Q8_0, GgmlType::Q8_0, quantize_q8_0_simd, rows<QuantTileVnni<Q8_0W, block_q8_0>, 4, 4>);
-  set(GgmlType::Q4_0, GgmlType::Q8_0, quantize_q8_0_simd, rows<QuantTileVnni<Q4_0Nibbles, block_q8_0>, 4, 4>);
-  set(GgmlType::Q5_0, GgmlType::Q8_0, quantize_q8_0_simd, rows<QuantTileVnni<Q5_0W, block_q8_0>, 4, 4>);
-  set(GgmlType::IQ4_NL, GgmlType::Q8_0, quantize_q8_0_simd, rows<QuantTileVnni<IQ4NLW, block_q8_0>, 4, 4>);
-  set(GgmlType::Q4_1, GgmlType::Q8_1, quantize_q8_1_simd, rows<QuantTileVnni<Q4_1W, block_q8_1>, 4, 4>);
-  set(GgmlType::Q5_1, GgmlType::Q8_1, quantize_q8_1_simd, rows<QuantTileVnni<Q5_1W, block_q8_1>, 4, 4>);
+  const auto set_quant = [&](GgmlType type, GgmlType act, QuantizeRowFn quantize, MatmulRowsFn fn) {
+    table.matmul[static_cast<int>(type)] = {act, quantize, fn, prepared_bytes};
+  };
+  set_quant(GgmlType::Q8_0, GgmlType::Q8_0, quantize_q8_0_simd, quant_rows<Q8_0W, block_q8_0, 4, 4>);
+  set_quant(GgmlType::Q4_0, GgmlType::Q8_0, quantize_q8_0_simd, quant_rows<Q4_0Nibbles, block_q8_0, 4, 4>);
+  set_quant(GgmlType::Q5_0, GgmlType::Q8_0, quantize_q8_0_simd, quant_rows<Q5_0W, block_q8_0, 4, 4>);
+  set_quant(GgmlType::IQ4_NL, GgmlType::Q8_0, quantize_q8_0_simd, quant_rows<IQ4NLW, block_q8_0, 4, 4>);
+  set_quant(GgmlType::Q4_1, GgmlType::Q8_1, quantize_q8_1_simd, quant_rows<Q4_1W, block_q8_1, 4, 4>);
+  set_quant(GgmlType::Q5_1, GgmlType::Q8_1, quantize_q8_1_simd, quant_rows<Q5_1W, block_q8_1, 4, 4>);
 }
 
 }  // namespace qrag::kernels
