@@ -1,4 +1,4 @@
-// AVX-512 attention tile: all query heads of one kv head in registers, a vector exp, one pass per phase.
+// AVX-512 attention for a chunk of query heads that share one kv head, queries or keys in the vector lanes.
 // GCC 12 reports the deliberately undefined vectors inside its own AVX-512
 // intrinsics (_mm512_reduce_add_ps, _mm512_cvtph_ps) as uninitialized.
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -39,123 +39,307 @@ inline __m512 load_f16(const f16_bits* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
-inline __mmask16 head_mask(std::int64_t count) {
-  return count >= 16 ? static_cast<__mmask16>(0xffff)
-                     : static_cast<__mmask16>((1u << static_cast<unsigned>(count)) - 1u);
+// Scratch layout of one chunk, in floats, each part 64-byte aligned.
+//   qt     [head_dim][16]: the queries transposed, lane i for query i of the chunk.
+//   key    [4][head_dim]: four key rows widened to F32.
+//   probs  scores, then softmax numerators. The entry of key j and query lane i is
+//          probs[(j - first) * key_stride + i * lane_stride]: [n_keys][16] with the
+//          queries in lanes, [n_q][n_keys rounded up to 16] with the keys in lanes.
+struct ChunkScratch {
+  float* qt;
+  float* key;
+  float* probs;
+  std::int64_t key_stride;
+  std::int64_t lane_stride;
+};
+
+// Returns the lanes i (within `used`) for which key j is visible: lo[i] <= j < hi[i].
+inline __mmask16 visible_lanes(__m512i lo, __m512i hi, std::int64_t j, __mmask16 used) {
+  const __m512i jj = _mm512_set1_epi32(static_cast<int>(j));
+  return _mm512_mask_cmple_epi32_mask(used, lo, jj) & _mm512_cmplt_epi32_mask(jj, hi);
 }
 
-// Scores of NQ query heads against keys [lo, hi): scores[r][j - lo]. Returns the
-// per-head maxima in max[r]. D: 16-float chunks per head (head_dim = 16 D).
-template <int D, int NQ>
-void scores_pass(const AttendArgs& a, const float* q, float* scores, float (&max)[NQ]) {
-  const std::int64_t n = a.hi - a.lo;
-  __m512 qv[NQ][D];  // scale applies to the sums, as in the reference
-  for (int r = 0; r < NQ; ++r)
-    for (int c = 0; c < D; ++c) qv[r][c] = _mm512_loadu_ps(q + r * 16 * D + 16 * c);
-  for (int r = 0; r < NQ; ++r) max[r] = -INFINITY;
-  for (std::int64_t j = a.lo; j < a.hi; ++j) {
-    if (a.kv_mask != nullptr && a.kv_mask[j] == 0) {
-      for (int r = 0; r < NQ; ++r) scores[r * n + (j - a.lo)] = -INFINITY;
-      continue;
+// Scores of kKeys consecutive keys from j, two accumulators (even and odd d) per key.
+template <int kKeys>
+inline void score_keys(const AttendChunkArgs& a, const ChunkScratch& s, std::int64_t j, __m512 (&score)[kKeys]) {
+  for (int k = 0; k < kKeys; ++k) {
+    const f16_bits* row = a.k + (j + k) * a.kv_row;
+    for (int d = 0; d < a.head_dim; d += 16) _mm512_store_ps(s.key + k * a.head_dim + d, load_f16(row + d));
+  }
+  __m512 even[kKeys];
+  __m512 odd[kKeys];
+  for (int k = 0; k < kKeys; ++k) {
+    even[k] = _mm512_setzero_ps();
+    odd[k] = _mm512_setzero_ps();
+  }
+  for (int d = 0; d < a.head_dim; d += 2) {
+    const __m512 q_even = _mm512_load_ps(s.qt + d * 16);
+    const __m512 q_odd = _mm512_load_ps(s.qt + (d + 1) * 16);
+    for (int k = 0; k < kKeys; ++k) {
+      even[k] = _mm512_fmadd_ps(q_even, _mm512_set1_ps(s.key[k * a.head_dim + d]), even[k]);
+      odd[k] = _mm512_fmadd_ps(q_odd, _mm512_set1_ps(s.key[k * a.head_dim + d + 1]), odd[k]);
     }
-    const f16_bits* kj = a.k + j * a.kv_row;
-    __m512 acc[NQ];
-    const __m512 k0 = load_f16(kj);
-    for (int r = 0; r < NQ; ++r) acc[r] = _mm512_mul_ps(k0, qv[r][0]);
-    for (int c = 1; c < D; ++c) {
-      const __m512 kc = load_f16(kj + 16 * c);
-      for (int r = 0; r < NQ; ++r) acc[r] = _mm512_fmadd_ps(kc, qv[r][c], acc[r]);
+  }
+  for (int k = 0; k < kKeys; ++k) score[k] = _mm512_mul_ps(_mm512_set1_ps(a.scale), _mm512_add_ps(even[k], odd[k]));
+}
+
+// probs[j - first][i] = scale * q_i . k_j (or -inf where lane i does not see key j),
+// for keys [first, last). Keys go four at a time, so that eight independent FMA chains
+// hide the FMA latency. Every lane accumulates each key over d in the same fixed
+// order, so a query's scores do not depend on the other queries of its chunk.
+void scores_pass(const AttendChunkArgs& a, const ChunkScratch& s, __m512i lo, __m512i hi, __mmask16 used,
+                 std::int64_t first, std::int64_t last) {
+  const __m512 neg_inf = _mm512_set1_ps(-INFINITY);
+  const auto store = [&](std::int64_t j, __m512 score) {
+    __mmask16 see = visible_lanes(lo, hi, j, used);
+    if (a.kv_mask != nullptr && a.kv_mask[j] == 0) see = 0;
+    _mm512_store_ps(s.probs + (j - first) * 16, _mm512_mask_mov_ps(neg_inf, see, score));
+  };
+  std::int64_t j = first;
+  for (; j + 4 <= last; j += 4) {
+    __m512 score[4];
+    score_keys<4>(a, s, j, score);
+    for (int k = 0; k < 4; ++k) store(j + k, score[k]);
+  }
+  for (; j < last; ++j) {
+    __m512 score[1];
+    score_keys<1>(a, s, j, score);
+    store(j, score[0]);
+  }
+}
+
+// Transposes 16 rows of 16 floats in place, so that row j becomes what column j was.
+inline void transpose16(__m512 (&m)[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(m[i], m[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(m[i], m[i + 1]);
+  }
+  // u[4g + c] lane L: rows 4g .. 4g + 3 of column 4L + c.
+  __m512 u[16];
+  for (int g = 0; g < 4; ++g) {
+    u[4 * g + 0] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+    u[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xee);
+    u[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+    u[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xee);
+  }
+  for (int c = 0; c < 4; ++c) {
+    const __m512 even_lo = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88);
+    const __m512 even_hi = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88);
+    const __m512 odd_lo = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xdd);
+    const __m512 odd_hi = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xdd);
+    m[c] = _mm512_shuffle_f32x4(even_lo, even_hi, 0x88);
+    m[8 + c] = _mm512_shuffle_f32x4(even_lo, even_hi, 0xdd);
+    m[4 + c] = _mm512_shuffle_f32x4(odd_lo, odd_hi, 0x88);
+    m[12 + c] = _mm512_shuffle_f32x4(odd_lo, odd_hi, 0xdd);
+  }
+}
+
+// The scores pass with keys in the lanes instead of queries, for chunks of few
+// queries (one decoded token). Each (query, key) score goes through the same FMA
+// sequence as in scores_pass (even and odd d in order, then scale * (even + odd)),
+// so both passes store identical bits and a chunk may take either.
+void scores_pass_keys(const AttendChunkArgs& a, const ChunkScratch& s, int n_q, std::int64_t first,
+                      std::int64_t last) {
+  const __m512i lane_index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (std::int64_t j0 = first; j0 < last; j0 += 16) {
+    const std::int64_t n_keys = last - j0 < 16 ? last - j0 : 16;
+    const auto in_range = static_cast<__mmask16>((1u << static_cast<unsigned>(n_keys)) - 1u);
+    __m512 even[4];
+    __m512 odd[4];
+    for (int r = 0; r < n_q; ++r) {
+      even[r] = _mm512_setzero_ps();
+      odd[r] = _mm512_setzero_ps();
     }
-    for (int r = 0; r < NQ; ++r) {
-      const float s = a.scale * _mm512_reduce_add_ps(acc[r]);
-      scores[r * n + (j - a.lo)] = s;
-      max[r] = s > max[r] ? s : max[r];
+    for (int c = 0; c < a.head_dim; c += 16) {
+      __m512 kt[16];  // rows: keys j0 .. j0 + 15, then after the transpose, dims c .. c + 15
+      for (int k = 0; k < 16; ++k) kt[k] = k < n_keys ? load_f16(a.k + (j0 + k) * a.kv_row + c) : _mm512_setzero_ps();
+      transpose16(kt);
+      for (int r = 0; r < n_q; ++r) {
+        const float* q = s.qt + r;  // q_r[d] = qt[d * 16 + r]
+        for (int d = 0; d < 16; d += 2) {
+          even[r] = _mm512_fmadd_ps(_mm512_set1_ps(q[(c + d) * 16]), kt[d], even[r]);
+          odd[r] = _mm512_fmadd_ps(_mm512_set1_ps(q[(c + d + 1) * 16]), kt[d + 1], odd[r]);
+        }
+      }
+    }
+    const __m512i keys = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(j0)), lane_index);
+    __mmask16 unmasked = in_range;
+    if (a.kv_mask != nullptr) {
+      unmasked &= _mm_mask_cmpneq_epi8_mask(in_range, _mm_maskz_loadu_epi8(in_range, a.kv_mask + j0),
+                                            _mm_setzero_si128());
+    }
+    for (int r = 0; r < n_q; ++r) {
+      const int t = r / a.group;
+      const __mmask16 see = unmasked &
+                            _mm512_cmpge_epi32_mask(keys, _mm512_set1_epi32(static_cast<int>(a.lo[t]))) &
+                            _mm512_cmplt_epi32_mask(keys, _mm512_set1_epi32(static_cast<int>(a.hi[t])));
+      const __m512 score = _mm512_mul_ps(_mm512_set1_ps(a.scale), _mm512_add_ps(even[r], odd[r]));
+      _mm512_store_ps(s.probs + r * s.lane_stride + (j0 - first),
+                      _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), see, score));
     }
   }
 }
 
-// scores[j] = exp(scores[j] - max) over n entries; returns their sum.
-inline float exp_pass(float* scores, std::int64_t n, float max) {
-  const __m512 vmax = _mm512_set1_ps(max);
+// Runs softmax_pass for the key-lane layout: per query row the same exp of the same
+// difference and the same sum in key order, so the bits equal softmax_pass's.
+void softmax_rows(const ChunkScratch& s, int n_q, std::int64_t n_keys, float* inv) {
+  for (int r = 0; r < n_q; ++r) {
+    float* row = s.probs + r * s.lane_stride;
+    __m512 max_vec = _mm512_set1_ps(-INFINITY);
+    for (std::int64_t j = 0; j < n_keys; j += 16) {
+      const auto mask = static_cast<__mmask16>(n_keys - j >= 16 ? 0xffff : (1u << (n_keys - j)) - 1u);
+      max_vec = _mm512_max_ps(max_vec, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), mask, row + j));
+    }
+    const float max = _mm512_reduce_max_ps(max_vec);
+    const bool any = max != -INFINITY;
+    const __m512 shift = _mm512_set1_ps(any ? max : 0.0f);
+    for (std::int64_t j = 0; j < n_keys; j += 16) {
+      _mm512_store_ps(row + j, exp_nonpositive(_mm512_sub_ps(_mm512_load_ps(row + j), shift)));
+    }
+    float sum = 0.0f;
+    for (std::int64_t j = 0; j < n_keys; ++j) sum += row[j];
+    inv[r] = any ? 1.0f / sum : 0.0f;
+  }
+}
+
+// Replaces the scores with softmax numerators and returns 1 / sum per lane (0 for a
+// lane with no visible key).
+// Lanes add their terms in key order; the zeros of hidden keys leave a sum unchanged.
+__m512 softmax_pass(const ChunkScratch& s, std::int64_t n_keys) {
+  __m512 max = _mm512_set1_ps(-INFINITY);
+  for (std::int64_t j = 0; j < n_keys; ++j) max = _mm512_max_ps(max, _mm512_load_ps(s.probs + j * 16));
+  const __mmask16 any = _mm512_cmp_ps_mask(max, _mm512_set1_ps(-INFINITY), _CMP_NEQ_OQ);
+  const __m512 shift = _mm512_maskz_mov_ps(any, max);  // 0 where no key is visible, to avoid inf - inf
   __m512 sum = _mm512_setzero_ps();
-  for (std::int64_t i = 0; i < n; i += 16) {
-    const __mmask16 mask = head_mask(n - i);
-    const __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, scores + i), vmax));
-    _mm512_mask_storeu_ps(scores + i, mask, e);
-    sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(mask, e));
+  for (std::int64_t j = 0; j < n_keys; ++j) {
+    const __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_load_ps(s.probs + j * 16), shift));
+    _mm512_store_ps(s.probs + j * 16, e);
+    sum = _mm512_add_ps(sum, e);
   }
-  return _mm512_reduce_add_ps(sum);
+  return _mm512_maskz_div_ps(any, _mm512_set1_ps(1.0f), sum);
 }
 
+// out = sum_j p_j v_j / sum for NQ query heads of one token, lanes lane0 .. lane0 + NQ - 1,
+// over that token's keys [lo, hi). D: 16-float chunks per head (head_dim = 16 D).
 template <int D, int NQ>
-void attend_tile(const AttendArgs& a, const float* q, float* out) {
-  const std::int64_t n = a.hi - a.lo;
-  float max[NQ];
-  scores_pass<D, NQ>(a, q, a.scores, max);
-  float inv[NQ];
-  for (int r = 0; r < NQ; ++r) {
-    if (max[r] == -INFINITY) {  // no visible key: exp_pass would produce NaN
-      inv[r] = 0.0f;
-      for (std::int64_t i = 0; i < n; ++i) a.scores[r * n + i] = 0.0f;
-      continue;
-    }
-    inv[r] = 1.0f / exp_pass(a.scores + r * n, n, max[r]);
-  }
+void values_pass(const AttendChunkArgs& a, const ChunkScratch& s, std::int64_t first, int lane0, std::int64_t lo,
+                 std::int64_t hi, const float* inv, float* out) {
   __m512 acc[NQ][D];
   for (int r = 0; r < NQ; ++r)
     for (int c = 0; c < D; ++c) acc[r][c] = _mm512_setzero_ps();
-  for (std::int64_t j = 0; j < n; ++j) {
-    const f16_bits* vj = a.v + (a.lo + j) * a.kv_row;
-    __m512 p[NQ];
-    for (int r = 0; r < NQ; ++r) p[r] = _mm512_set1_ps(a.scores[r * n + j]);
+  for (std::int64_t j = lo; j < hi; ++j) {
+    const f16_bits* vj = a.v + j * a.kv_row;
+    const float* p = s.probs + (j - first) * s.key_stride + lane0 * s.lane_stride;
     for (int c = 0; c < D; ++c) {
       const __m512 vc = load_f16(vj + 16 * c);
-      for (int r = 0; r < NQ; ++r) acc[r][c] = _mm512_fmadd_ps(p[r], vc, acc[r][c]);
+      for (int r = 0; r < NQ; ++r) acc[r][c] = _mm512_fmadd_ps(_mm512_set1_ps(p[r * s.lane_stride]), vc, acc[r][c]);
     }
   }
   for (int r = 0; r < NQ; ++r) {
-    const __m512 s = _mm512_set1_ps(inv[r]);
-    for (int c = 0; c < D; ++c) _mm512_storeu_ps(out + r * 16 * D + 16 * c, _mm512_mul_ps(acc[r][c], s));
+    const __m512 scale = _mm512_set1_ps(inv[lane0 + r]);
+    for (int c = 0; c < D; ++c) _mm512_storeu_ps(out + r * 16 * D + 16 * c, _mm512_mul_ps(acc[r][c], scale));
   }
 }
 
-// Runs the query heads in tiles of at most 16 / D heads, so the accumulators
-// (NQ x D vectors) and the broadcast weights stay within the 32 registers.
-template <int D>
-void attend_heads(const AttendArgs& a) {
-  constexpr int kMaxQ = D >= 16 ? 1 : 16 / D;
-  const std::int64_t head = 16 * D;
-  int r = 0;
-  for (; r + kMaxQ <= a.n_q; r += kMaxQ) attend_tile<D, kMaxQ>(a, a.q + r * head, a.out + r * head);
-  const int left = a.n_q - r;
-  if constexpr (kMaxQ > 1) {
-    if (left > 0) {
-      if constexpr (kMaxQ >= 4) {
-        if (left == 3) return attend_tile<D, 3>(a, a.q + r * head, a.out + r * head);
-      }
-      if constexpr (kMaxQ >= 3) {
-        if (left == 2) return attend_tile<D, 2>(a, a.q + r * head, a.out + r * head);
-      }
-      for (; r < a.n_q; ++r) attend_tile<D, 1>(a, a.q + r * head, a.out + r * head);
+// The values pass for the last `left` (< the tile size) heads of a token: one tile of
+// exactly `left` heads, so the V rows are widened once for all of them.
+template <int D, int NQ>
+void values_pass_left(const AttendChunkArgs& a, const ChunkScratch& s, std::int64_t first, int lane0, std::int64_t lo,
+                      std::int64_t hi, const float* inv, float* out, int left) {
+  if constexpr (NQ >= 1) {
+    if (left == NQ) {
+      values_pass<D, NQ>(a, s, first, lane0, lo, hi, inv, out);
+    } else {
+      values_pass_left<D, NQ - 1>(a, s, first, lane0, lo, hi, inv, out, left);
     }
   }
 }
 
-bool attend_avx512(const AttendArgs& a) {
-  if (a.head_dim % 16 != 0) return false;
-  switch (a.head_dim / 16) {
-    case 2: attend_heads<2>(a); return true;
-    case 4: attend_heads<4>(a); return true;
-    case 5: attend_heads<5>(a); return true;
-    case 6: attend_heads<6>(a); return true;
-    case 8: attend_heads<8>(a); return true;
-    case 16: attend_heads<16>(a); return true;
-    default: return false;
+// The values pass of every token of the chunk, its heads in tiles of at most 16 / D
+// (the accumulators and broadcasts stay within the 32 registers).
+template <int D>
+void values_pass_chunk(const AttendChunkArgs& a, const ChunkScratch& s, std::int64_t first, const float* inv) {
+  constexpr int kMaxQ = D >= 16 ? 1 : 16 / D;
+  const std::int64_t head = 16 * D;
+  for (int t = 0; t < a.n_tokens; ++t) {
+    const std::int64_t lo = a.lo[t];
+    const std::int64_t hi = a.hi[t];
+    float* out = a.out + t * a.out_stride;
+    int r = 0;
+    for (; r + kMaxQ <= a.group; r += kMaxQ) {
+      values_pass<D, kMaxQ>(a, s, first, t * a.group + r, lo, hi, inv, out + r * head);
+    }
+    if (r < a.group) {
+      values_pass_left<D, kMaxQ - 1>(a, s, first, t * a.group + r, lo, hi, inv, out + r * head, a.group - r);
+    }
   }
+}
+
+float* align64(float* p) {
+  const auto address = reinterpret_cast<std::uintptr_t>(p);
+  return reinterpret_cast<float*>((address + 63) & ~static_cast<std::uintptr_t>(63));
+}
+
+bool attend_chunk_avx512(const AttendChunkArgs& a) {
+  const int n_q = a.n_tokens * a.group;
+  if (a.head_dim % 16 != 0 || a.head_dim > 256 || n_q > 16 || n_q <= 0) return false;
+  const int d_chunks = a.head_dim / 16;
+  if (d_chunks != 2 && d_chunks != 4 && d_chunks != 5 && d_chunks != 6 && d_chunks != 8 && d_chunks != 16) {
+    return false;
+  }
+
+  ChunkScratch s{};
+  s.qt = align64(a.scratch);
+  s.key = s.qt + a.head_dim * 16;
+  // Lane i = query head i % group of token i / group. Unused lanes have no visible key.
+  alignas(64) int lo_lanes[16] = {};
+  alignas(64) int hi_lanes[16] = {};
+  std::int64_t first = a.lo[0];
+  std::int64_t last = a.hi[0];
+  for (int t = 0; t < a.n_tokens; ++t) {
+    first = a.lo[t] < first ? a.lo[t] : first;
+    last = a.hi[t] > last ? a.hi[t] : last;
+    for (int r = 0; r < a.group; ++r) {
+      lo_lanes[t * a.group + r] = static_cast<int>(a.lo[t]);
+      hi_lanes[t * a.group + r] = static_cast<int>(a.hi[t]);
+    }
+  }
+  s.probs = align64(s.key + 4 * a.head_dim);
+  for (int d = 0; d < a.head_dim; ++d) {
+    for (int i = 0; i < 16; ++i) {
+      const int t = i / a.group;
+      const int r = i % a.group;
+      s.qt[d * 16 + i] = i < n_q ? a.q[t * a.q_stride + r * a.head_dim + d] : 0.0f;
+    }
+  }
+  const __mmask16 used = static_cast<__mmask16>((1u << static_cast<unsigned>(n_q)) - 1u);
+  alignas(64) float inv[16];
+  // Few queries fill few lanes, so one decoded token puts the keys in the lanes.
+  if (n_q <= 4) {
+    s.key_stride = 1;
+    s.lane_stride = (last - first + 15) / 16 * 16;
+    scores_pass_keys(a, s, n_q, first, last);
+    softmax_rows(s, n_q, last - first, inv);
+  } else {
+    s.key_stride = 16;
+    s.lane_stride = 1;
+    scores_pass(a, s, _mm512_load_si512(lo_lanes), _mm512_load_si512(hi_lanes), used, first, last);
+    _mm512_store_ps(inv, softmax_pass(s, last - first));
+  }
+  switch (d_chunks) {
+    case 2: values_pass_chunk<2>(a, s, first, inv); break;
+    case 4: values_pass_chunk<4>(a, s, first, inv); break;
+    case 5: values_pass_chunk<5>(a, s, first, inv); break;
+    case 6: values_pass_chunk<6>(a, s, first, inv); break;
+    case 8: values_pass_chunk<8>(a, s, first, inv); break;
+    default: values_pass_chunk<16>(a, s, first, inv); break;
+  }
+  return true;
 }
 
 }  // namespace
 
-void fill_avx512_attention(KernelTable& table) { table.attend = attend_avx512; }
+void fill_avx512_attention(KernelTable& table) { table.attend_chunk = attend_chunk_avx512; }
 
 }  // namespace qrag::kernels

@@ -1,7 +1,10 @@
 // Entry points of the vector ops, RoPE, KV-cache stores and attention.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -44,7 +47,7 @@ void scale(const KernelContext& ctx, const float* x, float s, float* out, std::i
   ctx.table().scale(x, s, out, n);
 }
 
-void rope(const KernelContext& /*ctx*/, const RopeParams& params, float* x, std::int64_t n_tokens, int n_heads,
+void rope(const KernelContext& ctx, const RopeParams& params, float* x, std::int64_t n_tokens, int n_heads,
           int head_dim, const std::int32_t* pos) {
   if (params.n_dims <= 0 || params.n_dims % 2 != 0 || params.n_dims > head_dim) {
     throw Error("rope: rotated dims " + std::to_string(params.n_dims) + " must be even and in (0, head_dim " +
@@ -59,28 +62,18 @@ void rope(const KernelContext& /*ctx*/, const RopeParams& params, float* x, std:
     if (params.freq_factors != nullptr) f /= params.freq_factors[i];
     inv_freq[static_cast<std::size_t>(i)] = f;
   }
+  // cos and sin are computed here, once per token and for every ISA level, so
+  // only the rotation itself goes through the kernel table.
   std::vector<float> cos_theta(inv_freq.size());
   std::vector<float> sin_theta(inv_freq.size());
-  // In normal mode pair i is (2i, 2i+1); in NeoX mode it is (i, i + half).
-  const int stride = params.mode == RopeMode::kNeox ? 1 : 2;
-  const int offset = params.mode == RopeMode::kNeox ? half : 1;
   for (std::int64_t t = 0; t < n_tokens; ++t) {
     for (int i = 0; i < half; ++i) {
       const float theta = static_cast<float>(pos[t]) * inv_freq[static_cast<std::size_t>(i)];
       cos_theta[static_cast<std::size_t>(i)] = std::cos(theta);
       sin_theta[static_cast<std::size_t>(i)] = std::sin(theta);
     }
-    for (int h = 0; h < n_heads; ++h) {
-      float* head = x + (t * n_heads + h) * static_cast<std::int64_t>(head_dim);
-      for (int i = 0; i < half; ++i) {
-        float* a = head + i * stride;
-        float* b = a + offset;
-        const float x0 = *a;
-        const float x1 = *b;
-        *a = x0 * cos_theta[static_cast<std::size_t>(i)] - x1 * sin_theta[static_cast<std::size_t>(i)];
-        *b = x0 * sin_theta[static_cast<std::size_t>(i)] + x1 * cos_theta[static_cast<std::size_t>(i)];
-      }
-    }
+    float* row = x + t * n_heads * static_cast<std::int64_t>(head_dim);
+    ctx.table().rope_rotate(row, n_heads, head_dim, half, params.mode, cos_theta.data(), sin_theta.data());
   }
 }
 
@@ -122,7 +115,7 @@ void validate_attention(const AttentionParams& params, const KvCacheView& cache,
 
 namespace {
 
-// The portable form of KernelTable::attend: one query head at a time through the
+// The portable attention of one (token, kv head): one query head at a time through the
 // table's dot_f16 and axpy_f16. acc: scratch of head_dim floats.
 void attend_generic(const KernelTable& table, const AttendArgs& a, float* acc) {
   const std::int64_t n = a.hi - a.lo;
@@ -156,10 +149,77 @@ void attend_generic(const KernelTable& table, const AttendArgs& a, float* acc) {
 
 }  // namespace
 
+// Bounds: qt 16 head_dim, four key rows 4 head_dim, probs max(16 n_keys, 4 rows of
+// n_keys rounded up to 16), and 15 floats lost to each of two 64-byte alignments.
+std::size_t chunk_scratch_floats(int head_dim, std::int64_t n_keys) {
+  return static_cast<std::size_t>(20 * head_dim + 16 * n_keys + 128);
+}
+
+namespace {
+
+// Visible cache positions [lo, hi) of query row t.
+std::pair<std::int64_t, std::int64_t> visible_range(const AttentionParams& params, const std::int32_t* pos,
+                                                    std::int64_t n_kv, std::int64_t t) {
+  if (!params.causal) return {0, n_kv};
+  const std::int64_t hi = pos[t] + 1;
+  const std::int64_t lo = params.sliding_window > 0 ? std::max<std::int64_t>(0, hi - params.sliding_window) : 0;
+  return {lo, hi};
+}
+
+// Runs the chunk kernel over tasks of (kv head, chunk of consecutive tokens), with
+// as many tokens per chunk as fit 16 query heads. Returns false when the kernel
+// does not handle these shapes.
+bool attention_chunks(KernelContext& ctx, const AttentionParams& params, const KvCacheView& cache, const float* q,
+                      std::int64_t n_tokens, const std::int32_t* pos, std::int64_t n_kv, const std::uint8_t* kv_mask,
+                      float* out) {
+  const KernelTable& table = ctx.table();
+  const int group = params.n_head / cache.n_head_kv;
+  if (table.attend_chunk == nullptr || group > 16) return false;
+  const int head_dim = cache.head_dim;
+  const std::int64_t chunk = 16 / group;
+  const std::int64_t n_chunks = (n_tokens + chunk - 1) / chunk;
+  const auto n_tasks = static_cast<std::size_t>(n_chunks * cache.n_head_kv);
+  std::atomic<bool> handled = true;
+  ctx.pool().parallel_for(n_tasks, [&](std::size_t begin, std::size_t end, int thread) {
+    float* scratch = ctx.thread_scratch(thread, chunk_scratch_floats(head_dim, n_kv));
+    for (std::size_t task = begin; task < end; ++task) {
+      const auto c = static_cast<std::int64_t>(task / static_cast<std::size_t>(cache.n_head_kv));
+      const int g = static_cast<int>(task % static_cast<std::size_t>(cache.n_head_kv));
+      const std::int64_t t0 = c * chunk;
+      std::int64_t lo[16];
+      std::int64_t hi[16];
+      AttendChunkArgs args{};
+      args.n_tokens = static_cast<int>(std::min(chunk, n_tokens - t0));
+      for (int i = 0; i < args.n_tokens; ++i) std::tie(lo[i], hi[i]) = visible_range(params, pos, n_kv, t0 + i);
+      args.k = cache.k + static_cast<std::int64_t>(g) * head_dim;
+      args.v = cache.v + static_cast<std::int64_t>(g) * head_dim;
+      args.kv_row = static_cast<std::int64_t>(cache.n_head_kv) * head_dim;
+      args.group = group;
+      args.lo = lo;
+      args.hi = hi;
+      args.kv_mask = params.causal ? nullptr : kv_mask;
+      args.q_stride = static_cast<std::int64_t>(params.n_head) * head_dim;
+      args.out_stride = args.q_stride;
+      const std::int64_t first = t0 * args.q_stride + static_cast<std::int64_t>(g) * group * head_dim;
+      args.q = q + first;
+      args.out = out + first;
+      args.head_dim = head_dim;
+      args.scale = params.scale;
+      args.scratch = scratch;
+      // The shapes are the same for every task, so either all or none are handled.
+      if (!table.attend_chunk(args)) handled.store(false);
+    }
+  });
+  return handled.load();
+}
+
+}  // namespace
+
 void attention(KernelContext& ctx, const AttentionParams& params, const KvCacheView& cache, const float* q,
                std::int64_t n_tokens, const std::int32_t* pos, std::int64_t n_kv, const std::uint8_t* kv_mask,
                float* out) {
   validate_attention(params, cache, n_tokens, pos, n_kv);
+  if (attention_chunks(ctx, params, cache, q, n_tokens, pos, n_kv, kv_mask, out)) return;
   const KernelTable& table = ctx.table();
   const int head_dim = cache.head_dim;
   const int group = params.n_head / cache.n_head_kv;
@@ -179,12 +239,7 @@ void attention(KernelContext& ctx, const AttentionParams& params, const KvCacheV
       args.k = cache.k + static_cast<std::int64_t>(g) * head_dim;
       args.v = cache.v + static_cast<std::int64_t>(g) * head_dim;
       args.kv_row = kv_row;
-      args.lo = 0;
-      args.hi = n_kv;  // visible keys are in [lo, hi)
-      if (params.causal) {
-        args.hi = pos[t] + 1;
-        if (params.sliding_window > 0) args.lo = std::max<std::int64_t>(0, pos[t] - params.sliding_window + 1);
-      }
+      std::tie(args.lo, args.hi) = visible_range(params, pos, n_kv, t);
       args.kv_mask = params.causal ? nullptr : kv_mask;
       const std::int64_t first = (t * params.n_head + static_cast<std::int64_t>(g) * group) * head_dim;
       args.q = q + first;
@@ -193,7 +248,7 @@ void attention(KernelContext& ctx, const AttentionParams& params, const KvCacheV
       args.head_dim = head_dim;
       args.scale = params.scale;
       args.scores = scratch;
-      if (table.attend == nullptr || !table.attend(args)) attend_generic(table, args, scratch + group * n_kv);
+      attend_generic(table, args, scratch + group * n_kv);
     }
   });
 }

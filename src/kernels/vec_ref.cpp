@@ -78,6 +78,26 @@ void scale_ref(const float* x, float s, float* out, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) out[i] = x[i] * s;
 }
 
+// Each output is rounded from two separately rounded products (this file is built
+// for the baseline x86-64 ISA, which has no FMA), and the SIMD versions take the
+// same steps, so RoPE gives the same bits at every level.
+void rope_rotate_ref(float* x, int n_heads, int head_dim, int half, RopeMode mode, const float* cos_theta,
+                     const float* sin_theta) {
+  const int stride = mode == RopeMode::kNeox ? 1 : 2;
+  const int offset = mode == RopeMode::kNeox ? half : 1;
+  for (int h = 0; h < n_heads; ++h) {
+    float* head = x + static_cast<std::int64_t>(h) * head_dim;
+    for (int i = 0; i < half; ++i) {
+      float* a = head + i * stride;
+      float* b = a + offset;
+      const float x0 = *a;
+      const float x1 = *b;
+      *a = x0 * cos_theta[i] - x1 * sin_theta[i];
+      *b = x0 * sin_theta[i] + x1 * cos_theta[i];
+    }
+  }
+}
+
 float dot_f16_ref(const f16_bits* k, const float* q, std::int64_t n) {
   double sum = 0.0;
   for (std::int64_t i = 0; i < n; ++i) sum += static_cast<double>(tensor::fp16_to_fp32(k[i])) * q[i];
@@ -107,6 +127,7 @@ void fill_scalar_table(KernelTable& table) {
   table.add = add_ref;
   table.mul = mul_ref;
   table.scale = scale_ref;
+  table.rope_rotate = rope_rotate_ref;
   table.dot_f16 = dot_f16_ref;
   table.axpy_f16 = axpy_f16_ref;
   table.f32_to_f16 = f32_to_f16_ref;

@@ -63,6 +63,131 @@ TEST(VecOps, LayerNormReferenceValue) {
   EXPECT_FLOAT_EQ(y[3], 3.0f * inv);
 }
 
+// Layer norm against exact arithmetic at every level, on rows whose mean m (100)
+// is large against their spread (3), so that the error of the mean dominates.
+// The implementations sum in double, so the sums' own error (below
+// 2^-53 n sum|x|) is negligible. The float mean is then off by u|m|, and x - m by
+// u|m| + u|x - m|. The variance is off by 3u + (u m)^2 / var relatively, and
+// inv = 1/sqrt(var + eps) by half of that plus 2u (rel_inv). The two products add
+// 2u |y| and the bias add u |y|. The tolerance is twice the sum:
+// |w| inv (u|m| + (rel_inv + 3u)|x - m|) + u|y|.
+TEST(VecOps, LayerNormMatchesExact) {
+  Contexts c;
+  std::vector<IsaLevel> levels = simd_levels();
+  levels.push_back(IsaLevel::kScalar);
+  for (IsaLevel level : levels) {
+    KernelContext ctx(c.pool, level);
+    for (std::int64_t n : kSizes) {
+      const auto size = static_cast<std::size_t>(n);
+      std::vector<float> x = random_floats(2 * size, 31, 3.0f);
+      for (float& v : x) v += 100.0f;
+      const std::vector<float> w = random_floats(size, 32);
+      const std::vector<float> b = random_floats(size, 33);
+      for (const bool affine : {true, false}) {
+        const float* weight = affine ? w.data() : nullptr;
+        const float* bias = affine ? b.data() : nullptr;
+        std::vector<float> actual(x.size());
+        layer_norm(ctx, x.data(), weight, bias, actual.data(), n, 2, 1e-6f);
+
+        std::vector<float> expected(x.size());
+        std::vector<double> tol(x.size());
+        for (std::size_t r = 0; r < 2; ++r) {
+          const float* row = x.data() + r * size;
+          double mean = 0.0;
+          for (std::size_t i = 0; i < size; ++i) mean += row[i];
+          mean /= static_cast<double>(n);
+          double var = 0.0;
+          for (std::size_t i = 0; i < size; ++i) var += (row[i] - mean) * (row[i] - mean);
+          var /= static_cast<double>(n);
+          const double inv = 1.0 / std::sqrt(var + 1e-6);
+          const double u = kUnitRoundoff;
+          const double rel_inv = (3.0 * u + (u * mean) * (u * mean) / (var + 1e-6)) / 2.0 + 2.0 * u;
+          for (std::size_t i = 0; i < size; ++i) {
+            const double wi = affine ? w[i] : 1.0;
+            const double y = (row[i] - mean) * inv * wi + (affine ? b[i] : 0.0);
+            expected[r * size + i] = static_cast<float>(y);
+            const double dev = std::fabs(row[i] - mean);
+            tol[r * size + i] =
+                2.0 * (std::fabs(wi) * inv * (u * std::fabs(mean) + (rel_inv + 3.0 * u) * dev) + u * std::fabs(y)) +
+                1e-37;
+          }
+        }
+        EXPECT_TRUE(all_within(expected, actual, tol))
+            << isa_name(level) << " n=" << n << (affine ? " with weight and bias" : " without");
+      }
+    }
+  }
+}
+
+// x Phi(x) in double, Phi(x) = erfc(-x / sqrt2) / 2.
+std::vector<float> gelu_erf_exact(const std::vector<float>& x) {
+  std::vector<float> y(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) y[i] = static_cast<float>(x[i] * 0.5 * std::erfc(-x[i] / std::sqrt(2.0)));
+  return y;
+}
+
+// Inputs for GELU accuracy: a grid over [-14, 14] (Phi(-14) is about 1e-44), the
+// random test data and special values.
+std::vector<float> gelu_erf_inputs() {
+  std::vector<float> x;
+  for (int i = -70000; i <= 70000; ++i) x.push_back(static_cast<float>(i) * 2e-4f);
+  const std::vector<float> random = random_floats(4096, 34, 6.0f);
+  x.insert(x.end(), random.begin(), random.end());
+  for (float v : {0.0f, -0.0f, 1e-40f, -1e-40f, 1e-20f, -1e-20f, 13.2f, -13.2f, 13.3f, -13.3f, 40.0f, -40.0f,
+                  1e30f, -1e30f, 3e38f, -3e38f}) {
+    x.push_back(v);
+  }
+  return x;
+}
+
+// The SIMD GELU is within an estimated 13.7u |y| of x Phi(x) (the derivation is
+// at gelu_erf8 in vec_avx2.cpp), and rounding the double result adds 0.5u, so the
+// bound is 15u |y|.
+// The scalar reference 0.5x(1 + erf(x/sqrt2)) rounds 1 + erf, which costs up to
+// u|x| absolute for negative x (so its results for x < -6 are mostly 0), and erf
+// and the products add about 2u |y|. Its bound is (4|y| + 2|x|) u.
+TEST(VecOps, GeluErfMatchesExact) {
+  Contexts c;
+  const std::vector<float> x = gelu_erf_inputs();
+  const std::vector<float> expected = gelu_erf_exact(x);
+  std::vector<IsaLevel> levels = simd_levels();
+  levels.push_back(IsaLevel::kScalar);
+  for (IsaLevel level : levels) {
+    KernelContext ctx(c.pool, level);
+    std::vector<float> actual(x.size());
+    gelu_erf(ctx, x.data(), actual.data(), static_cast<std::int64_t>(x.size()));
+    std::vector<double> tol(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const double y = std::fabs(expected[i]);
+      const double bound = level == IsaLevel::kScalar ? 4.0 * y + 2.0 * std::fabs(x[i]) : 15.0 * y;
+      tol[i] = bound * kUnitRoundoff + 1e-37;
+    }
+    EXPECT_TRUE(all_within(expected, actual, tol)) << isa_name(level);
+  }
+}
+
+// BERT applies gelu_erf to all tokens in one call: an element's result must not
+// depend on where it sits in the range (tail or vector body).
+TEST(VecOps, GeluErfIndependentOfOffset) {
+  Contexts c;
+  for (IsaLevel level : simd_levels()) {
+    KernelContext ctx(c.pool, level);
+    const std::vector<float> x = random_floats(257, 35, 6.0f);
+    std::vector<float> whole(x.size());
+    gelu_erf(ctx, x.data(), whole.data(), static_cast<std::int64_t>(x.size()));
+    for (std::size_t start = 0; start < 17; ++start) {
+      for (std::int64_t n : kSizes) {
+        if (start + static_cast<std::size_t>(n) > x.size()) continue;
+        std::vector<float> part(static_cast<std::size_t>(n));
+        gelu_erf(ctx, x.data() + start, part.data(), n);
+        const std::vector<float> slice(whole.begin() + static_cast<std::ptrdiff_t>(start),
+                                       whole.begin() + static_cast<std::ptrdiff_t>(start) + n);
+        EXPECT_EQ(slice, part) << isa_name(level) << " start=" << start << " n=" << n;
+      }
+    }
+  }
+}
+
 TEST(VecOps, SoftmaxMatchesReference) {
   Contexts c;
   for (IsaLevel level : simd_levels()) {
@@ -217,6 +342,32 @@ TEST(Rope, MatchesFormula) {
   }
 }
 
+// The SIMD rotations take the reference's rounding steps, so every level gives the
+// same bits. half covers the AVX2 tails (4 pairs per block in normal mode, 8 in
+// NeoX mode) and head_dim leaves 3 dims to pass through.
+TEST(Rope, BitIdenticalAcrossLevels) {
+  Contexts c;
+  const std::int32_t pos[3] = {0, 7, 1000};
+  for (IsaLevel level : simd_levels()) {
+    KernelContext ctx(c.pool, level);
+    for (int half : {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 128}) {
+      for (RopeMode mode : {RopeMode::kNormal, RopeMode::kNeox}) {
+        RopeParams params;
+        params.mode = mode;
+        params.n_dims = 2 * half;
+        const int head_dim = 2 * half + 3;
+        const std::vector<float> x = random_floats(static_cast<std::size_t>(3 * 5 * head_dim), 36, 4.0f);
+        std::vector<float> expected = x;
+        std::vector<float> actual = x;
+        rope(c.scalar, params, expected.data(), 3, 5, head_dim, pos);
+        rope(ctx, params, actual.data(), 3, 5, head_dim, pos);
+        EXPECT_EQ(expected, actual) << isa_name(level) << (mode == RopeMode::kNeox ? " neox" : " normal")
+                                    << " half=" << half;
+      }
+    }
+  }
+}
+
 TEST(Rope, RejectsOddDims) {
   Contexts c;
   RopeParams params;
@@ -337,7 +488,7 @@ TEST(Attention, MatchesBruteForce) {
   levels.push_back(IsaLevel::kScalar);
   for (IsaLevel level : levels) {
     KernelContext ctx(pool, level);
-    // head_dim 17 takes the generic loop; the others the SIMD tiles where present.
+    // head_dim 17 takes the generic loop, the others the SIMD chunks where present.
     // n_head 2, 6, 16 over 2 kv heads: 1, 3 and 8 query heads per kv head.
     for (const auto& [hd, n_head] : std::vector<std::pair<int, int>>{
              {64, 6}, {17, 6}, {64, 2}, {64, 16}, {32, 16}, {80, 6}, {128, 6}, {256, 6}}) {
@@ -379,6 +530,37 @@ TEST(Attention, IdenticalAcrossThreadCounts) {
     }
     EXPECT_EQ(0, std::memcmp(outputs[0].data(), outputs[1].data(), outputs[0].size() * 4)) << isa_name(level);
     EXPECT_EQ(0, std::memcmp(outputs[0].data(), outputs[2].data(), outputs[0].size() * 4)) << isa_name(level);
+  }
+}
+
+// Decoding reuses the KV cache that a longer prefill wrote, and a run compares rows
+// computed in different batches, so a query's output must not depend on the other
+// queries of its call: one token alone gives the same bits as inside 16 tokens.
+TEST(Attention, TokenAloneEqualsTokenInBatch) {
+  core::ThreadPool pool(2);
+  for (IsaLevel level : simd_levels()) {
+    KernelContext ctx(pool, level);
+    for (const int n_head : {2, 6, 16}) {
+      for (const int window : {0, 5}) {
+        const Cache cache = make_cache(ctx, 64, 2, 64, 41);
+        AttentionParams params;
+        params.n_head = n_head;
+        params.scale = 0.125f;
+        params.sliding_window = window;
+        const auto row = static_cast<std::size_t>(n_head * 64);
+        const std::vector<float> q = random_floats(16 * row, 25, 2.0f);
+        std::vector<std::int32_t> pos(16);
+        for (std::size_t t = 0; t < pos.size(); ++t) pos[t] = static_cast<std::int32_t>(10 + 2 * t);
+        std::vector<float> batch(q.size());
+        attention(ctx, params, cache.view, q.data(), 16, pos.data(), 41, nullptr, batch.data());
+        for (std::size_t t = 0; t < pos.size(); ++t) {
+          std::vector<float> alone(row);
+          attention(ctx, params, cache.view, q.data() + t * row, 1, &pos[t], 41, nullptr, alone.data());
+          EXPECT_EQ(0, std::memcmp(alone.data(), batch.data() + t * row, row * sizeof(float)))
+              << isa_name(level) << " n_head=" << n_head << " window=" << window << " token " << t;
+        }
+      }
+    }
   }
 }
 
