@@ -130,6 +130,25 @@ struct Q4_0Nibbles {
   }
 };
 
+// Q8_0 with its signed codes w read as w + 128 (XOR 0x80), so that vpdpbusd takes
+// them as the unsigned operand and x as the signed one. sum w x = sum (w + 128) x -
+// 128 sum x, and -128 sum x comes prepared with x: one XOR per weight block pair
+// replaces a vpdpbusd and a subtraction for -128 sum w.
+struct Q8_0Biased {
+  using Block = block_q8_0;
+  static constexpr bool kUnsigned = true;
+  static constexpr bool kMin = false;
+  static constexpr int kOffset = 128;
+  static float min(const Block&) { return 0.0f; }
+
+  static __m512i pair_values(const Block* blk, bool pair) {
+    const __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[0].qs));
+    const __m256i q1 = pair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[1].qs)) : _mm256_set1_epi8(-128);
+    // The absent block becomes -128 ^ 0x80 = 0, as the other types' zero codes.
+    return _mm512_xor_si512(join(q0, q1), _mm512_set1_epi8(static_cast<char>(0x80)));
+  }
+};
+
 // Weight codes minus this offset are the signed values (0 for the other types).
 template <class W>
 constexpr int code_offset() {
@@ -178,7 +197,7 @@ inline void prepare_pair(const XBlock* xb, bool pair, PreparedPair& out) {
   out.xu = W::kUnsigned ? xq : _mm512_xor_si512(xq, _mm512_set1_epi8(static_cast<char>(0x80)));
   out.x_start = _mm512_setzero_si512();
   if constexpr (code_offset<W>() != 0) {
-    out.x_start = _mm512_sub_epi32(out.x_start, _mm512_dpbusd_epi32(out.x_start, _mm512_set1_epi8(code_offset<W>()), xq));
+    out.x_start = _mm512_sub_epi32(out.x_start, _mm512_dpbusd_epi32(out.x_start, _mm512_set1_epi8(static_cast<char>(code_offset<W>())), xq));
   }
 }
 
@@ -296,7 +315,7 @@ void fill_avx512_matmul(KernelTable& table, bool vnni) {
   const auto set_quant = [&](GgmlType type, GgmlType act, QuantizeRowFn quantize, MatmulRowsFn fn) {
     table.matmul[static_cast<int>(type)] = {act, quantize, fn, prepared_bytes};
   };
-  set_quant(GgmlType::Q8_0, GgmlType::Q8_0, quantize_q8_0_simd, quant_rows<Q8_0W, block_q8_0, 4, 4>);
+  set_quant(GgmlType::Q8_0, GgmlType::Q8_0, quantize_q8_0_simd, quant_rows<Q8_0Biased, block_q8_0, 4, 4>);
   set_quant(GgmlType::Q4_0, GgmlType::Q8_0, quantize_q8_0_simd, quant_rows<Q4_0Nibbles, block_q8_0, 4, 4>);
   set_quant(GgmlType::Q5_0, GgmlType::Q8_0, quantize_q8_0_simd, quant_rows<Q5_0W, block_q8_0, 4, 4>);
   set_quant(GgmlType::IQ4_NL, GgmlType::Q8_0, quantize_q8_0_simd, quant_rows<IQ4NLW, block_q8_0, 4, 4>);
