@@ -196,6 +196,7 @@ void register_all() {
   for (GgmlType type : kSimdTypes) {
     for (const Shape& shape : kShapes) {
       if (shape.large && !is_study_type(type) && type != GgmlType::F32) continue;
+      if (shape.n_cols % gguf::type_layout(type).block_size != 0) continue;  // K-quants at K = 576
       const std::string name = "matmul/" + std::string(gguf::type_name(type)) + "/" + std::to_string(shape.n_rows) +
                                "x" + std::to_string(shape.n_cols) + "/b512/t2";
       auto* bench = benchmark::RegisterBenchmark(name.c_str(), bench_matmul, type, shape.n_rows, shape.n_cols, 512, 2)
