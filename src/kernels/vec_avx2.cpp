@@ -340,7 +340,8 @@ float dot_f16_avx2(const f16_bits* k, const float* q, std::int64_t n) {
   return sum;
 }
 
-// Multiply and add stay separate (no FMA) to match axpy_f16_ref bit for bit.
+// NOTE: GCC contracts the multiply and add into an FMA (its default -ffp-contract=fast),
+// so the result can differ from axpy_f16_ref in the last bit.
 void axpy_f16_avx2(float a, const f16_bits* v, float* acc, std::int64_t n) {
   const __m256 va = _mm256_set1_ps(a);
   std::int64_t i = 0;

@@ -141,7 +141,8 @@ float dot_f16_avx512(const f16_bits* k, const float* q, std::int64_t n) {
   return _mm512_reduce_add_ps(acc);
 }
 
-// Multiply and add stay separate (no FMA) to match axpy_f16_ref bit for bit.
+// NOTE: GCC contracts the multiply and add into an FMA (its default -ffp-contract=fast),
+// so the result can differ from axpy_f16_ref in the last bit.
 void axpy_f16_avx512(float a, const f16_bits* v, float* acc, std::int64_t n) {
   const __m512 va = _mm512_set1_ps(a);
   for (std::int64_t i = 0; i < n; i += 16) {
