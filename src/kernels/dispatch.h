@@ -46,26 +46,6 @@ struct MatmulKernel {
 
 inline constexpr int kMaxTypeId = 40;  // GgmlType ids are below this
 
-// One attention tile: n_q query heads that share one kv head, over the visible
-// cache positions [lo, hi). kv_mask is null or [hi] (0 hides a position).
-//   k, v: F16 rows of that kv head, row j at k + j * kv_row.
-//   q, out: [n_q][head_dim] F32. scores: scratch of n_q * (hi - lo) floats.
-// out[r] = sum_j softmax_j(scale * q[r] . k_j) v_j; zeros when no key is visible.
-struct AttendArgs {
-  const f16_bits* k;
-  const f16_bits* v;
-  std::int64_t kv_row;
-  std::int64_t lo;
-  std::int64_t hi;
-  const std::uint8_t* kv_mask;
-  const float* q;
-  float* out;
-  int n_q;
-  int head_dim;
-  float scale;
-  float* scores;
-};
-
 // A chunk of n_tokens consecutive query tokens whose `group` query heads share one
 // kv head. Token t attends to the cache positions [lo[t], hi[t]) (and, when kv_mask
 // is not null, only to those with kv_mask[j] != 0).

@@ -115,6 +115,26 @@ void validate_attention(const AttentionParams& params, const KvCacheView& cache,
 
 namespace {
 
+// Arguments of the generic attention loop: n_q query heads that share one kv head,
+// over the visible cache positions [lo, hi). kv_mask is null or [hi] (0 hides a position).
+//   k, v: F16 rows of that kv head, row j at k + j * kv_row.
+//   q, out: [n_q][head_dim] F32. scores: scratch of n_q * (hi - lo) floats.
+// out[r] = sum_j softmax_j(scale * q[r] . k_j) v_j, or zeros when no key is visible.
+struct AttendArgs {
+  const f16_bits* k;
+  const f16_bits* v;
+  std::int64_t kv_row;
+  std::int64_t lo;
+  std::int64_t hi;
+  const std::uint8_t* kv_mask;
+  const float* q;
+  float* out;
+  int n_q;
+  int head_dim;
+  float scale;
+  float* scores;
+};
+
 // The portable attention of one (token, kv head): one query head at a time through the
 // table's dot_f16 and axpy_f16. acc: scratch of head_dim floats.
 void attend_generic(const KernelTable& table, const AttendArgs& a, float* acc) {

@@ -534,8 +534,8 @@ TEST(Attention, IdenticalAcrossThreadCounts) {
 }
 
 // Decoding reuses the KV cache that a longer prefill wrote, and a run compares rows
-// computed in different batches, so a query's output must not depend on the other
-// queries of its call: one token alone gives the same bits as inside 16 tokens.
+// computed in different batches. A query's output therefore must not depend on the
+// other queries of its call, so one token alone gives the same bits as inside 16 tokens.
 TEST(Attention, TokenAloneEqualsTokenInBatch) {
   core::ThreadPool pool(2);
   for (IsaLevel level : simd_levels()) {
