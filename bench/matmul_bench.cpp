@@ -1,5 +1,6 @@
-// matmul throughput per weight type at decode (batch 1) and prefill (batch 512) shapes,
-// with the machine's memory bandwidth (triad) and F32-FMA / int8-dot peaks for comparison.
+// matmul throughput per weight type at decode (batch 1) and prefill (batch 512) shapes and
+// over one decoded token's small products, with the machine's memory bandwidth (triad)
+// and F32-FMA / int8-dot peaks for comparison.
 // GCC 12 reports the deliberately undefined vectors inside its own AVX-512
 // reduction intrinsics as uninitialized.
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -7,6 +8,10 @@
 #include <benchmark/benchmark.h>
 #include <immintrin.h>
 
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -148,6 +153,74 @@ void bench_matmul(benchmark::State& state, GgmlType type, std::int64_t n_rows, s
   state.SetLabel(std::string(isa_name(ctx.isa())));
 }
 
+// One decoded token's matmuls over a model-sized weight buffer. kLayers layers of
+// SmolLM2-135M's shapes (q 576x576, k and v 192x576, o 576x576, gate and up
+// 1536x576, down 576x1536) lie back to back as in a GGUF file. They are called
+// in the decoder's order: q/k/v grouped, o, gate/up grouped, down. With
+// one_matrix the same bytes are read as a single 576-column matrix instead, so
+// the difference is what 120 calls over 210 small products per token cost in
+// start-up, joins and cold prefetch. With huge the buffer is advised for
+// transparent huge pages (as `--no-mmap` loads a model), else it has 4 KiB pages.
+void bench_decode_layers(benchmark::State& state, GgmlType type, int threads) {
+  constexpr std::int64_t kEmbd = 576;
+  constexpr std::int64_t kKv = 192;
+  constexpr std::int64_t kFf = 1536;
+  constexpr int kLayers = 30;
+  constexpr int kPerLayer = 7;
+  const std::int64_t rows[kPerLayer] = {kEmbd, kKv, kKv, kEmbd, kFf, kFf, kEmbd};
+  const std::int64_t cols[kPerLayer] = {kEmbd, kEmbd, kEmbd, kEmbd, kEmbd, kEmbd, kFf};
+  std::size_t layer_bytes = 0;
+  for (int m = 0; m < kPerLayer; ++m) {
+    layer_bytes += gguf::row_size(type, cols[m]) * static_cast<std::size_t>(rows[m]);
+  }
+  const std::size_t total = layer_bytes * kLayers;
+
+  constexpr std::size_t kHugePage = std::size_t{2} << 20;
+  const std::size_t alloc = (total + kHugePage - 1) / kHugePage * kHugePage;
+  auto* base = static_cast<std::byte*>(std::aligned_alloc(kHugePage, alloc));
+  if (state.range(0) != 0) madvise(base, alloc, MADV_HUGEPAGE);
+  const std::vector<std::byte> pattern = make_weights(type, 64, kFf);
+  for (std::size_t off = 0; off < alloc; off += pattern.size()) {
+    std::memcpy(base + off, pattern.data(), std::min(pattern.size(), alloc - off));
+  }
+
+  std::vector<WeightView> views;  // [kLayers * kPerLayer], in file order
+  std::size_t offset = 0;
+  for (int il = 0; il < kLayers; ++il) {
+    for (int m = 0; m < kPerLayer; ++m) {
+      const std::size_t row_bytes = gguf::row_size(type, cols[m]);
+      views.push_back({type, cols[m], rows[m], base + offset, row_bytes});
+      offset += row_bytes * static_cast<std::size_t>(rows[m]);
+    }
+  }
+  const std::size_t one_rows = total / gguf::row_size(type, kEmbd);
+  const WeightView one{type, kEmbd, static_cast<std::int64_t>(one_rows), base, gguf::row_size(type, kEmbd)};
+  std::vector<float> x(kFf, 0.01f);             // [n_ff] activations (the first n_embd for most products)
+  std::vector<float> y(std::max(one_rows, static_cast<std::size_t>(2 * kFf)));  // outputs
+
+  core::ThreadPool pool(threads);
+  KernelContext ctx(pool);
+  for (auto _ : state) {
+    if (state.range(1) != 0) {
+      matmul(ctx, one, x.data(), y.data(), 1);
+    } else {
+      for (int il = 0; il < kLayers; ++il) {
+        const WeightView* w = &views[static_cast<std::size_t>(il) * kPerLayer];
+        const MatmulJob qkv[] = {{&w[0], y.data()}, {&w[1], y.data() + kEmbd}, {&w[2], y.data() + kEmbd + kKv}};
+        matmul_group(ctx, qkv, x.data(), 1);
+        matmul(ctx, w[3], x.data(), y.data(), 1);
+        const MatmulJob gate_up[] = {{&w[4], y.data()}, {&w[5], y.data() + kFf}};
+        matmul_group(ctx, gate_up, x.data(), 1);
+        matmul(ctx, w[6], x.data(), y.data(), 1);
+      }
+    }
+    benchmark::ClobberMemory();
+  }
+  state.counters["GB/s"] =
+      benchmark::Counter(static_cast<double>(total) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  std::free(base);
+}
+
 struct Shape {
   std::int64_t n_rows;  // N (output features)
   std::int64_t n_cols;  // K (input features)
@@ -191,6 +264,16 @@ void register_all() {
         benchmark::RegisterBenchmark(name.c_str(), bench_matmul, type, shape.n_rows, shape.n_cols, 1, threads)
             ->UseRealTime()->Unit(benchmark::kMicrosecond);
       }
+    }
+  }
+  for (GgmlType type : {GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_0}) {
+    for (int threads : {1, 2}) {
+      const std::string name = "decode_layers/" + std::string(gguf::type_name(type)) + "/t" + std::to_string(threads);
+      benchmark::RegisterBenchmark(name.c_str(), bench_decode_layers, type, threads)
+          ->ArgNames({"huge", "one_matrix"})
+          ->ArgsProduct({{0, 1}, {0, 1}})
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
     }
   }
   for (GgmlType type : kSimdTypes) {

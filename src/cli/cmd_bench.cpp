@@ -44,6 +44,7 @@ struct BenchOptions {
   int parallel = 1;
   std::int64_t n_batch = 512;
   std::string output = "md";
+  bool no_mmap = false;  // read each model into huge-page-advised memory
   bool embed = false;  // time a BERT encoder (bench_embed.h) instead of a decoder
   EmbedBenchOptions embed_options;
 };
@@ -159,7 +160,8 @@ void summarize(std::vector<double> rates, BenchRow& row) {
 std::vector<BenchRow> bench_model(const std::string& path, const BenchOptions& opts, core::ThreadPool& pool,
                                   kernels::KernelContext& kernels, double bandwidth) {
   const auto load_start = Clock::now();
-  const auto model = model::Model::load(path);
+  const auto model = model::Model::load(path, opts.no_mmap ? core::MappedFile::Mode::kRead
+                                                           : core::MappedFile::Mode::kMmap);
   const double load_seconds = seconds_since(load_start);
   spdlog::info("{}", model->summary());
   const std::int64_t n_vocab = model->hparams().n_vocab;
@@ -312,6 +314,8 @@ void register_bench(CLI::App& app, const GlobalOptions& /*options*/) {
       ->capture_default_str();
   cmd->add_option("--batch", opts->n_batch, "Prompt tokens per forward pass")->capture_default_str();
   cmd->add_option("-o,--output", opts->output, "Output format: md, csv or json")->capture_default_str();
+  cmd->add_flag("--no-mmap", opts->no_mmap,
+                "Read each model into memory advised for huge pages instead of mapping its file");
   cmd->add_flag("--embed", opts->embed,
                 "Measure documents embedded per second by the -m GGUF BERT encoders instead of generation speed");
   cmd->add_option("--texts", opts->embed_options.texts_path, "With --embed: documents to embed, one per line");

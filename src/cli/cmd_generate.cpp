@@ -38,6 +38,7 @@ struct GenerateOptions {
   std::int64_t n_batch = 512;
   int threads = 0;
   bool timings = false;
+  bool no_mmap = false;
 };
 
 int resolve_threads(int requested) {
@@ -96,7 +97,8 @@ void run_generate(const GenerateOptions& opts) {
   if (!opts.system.empty() && opts.chat.empty()) throw Error("--system needs --chat");
 
   const auto load_start = std::chrono::steady_clock::now();
-  const auto model = model::Model::load(opts.model_path);
+  const auto model = model::Model::load(opts.model_path, opts.no_mmap ? core::MappedFile::Mode::kRead
+                                                                      : core::MappedFile::Mode::kMmap);
   const auto tokenizer = tokenizer::Tokenizer::from_gguf(model->file());
   const double load_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
@@ -157,6 +159,8 @@ void register_generate(CLI::App& app, const GlobalOptions& /*options*/) {
       ->capture_default_str();
   cmd->add_option("--batch", opts->n_batch, "Prompt tokens per forward pass")->capture_default_str();
   cmd->add_option("-t,--threads", opts->threads, "Threads (0: one per available core)")->capture_default_str();
+  cmd->add_flag("--no-mmap", opts->no_mmap,
+                "Read the model into memory advised for huge pages instead of mapping its file");
   cmd->add_flag("-v,--verbose,--timings", opts->timings, "Print timings at the end and log at debug level");
   cmd->callback([opts] {
     if (opts->timings) spdlog::set_level(spdlog::level::debug);

@@ -27,6 +27,7 @@ struct RunCommandOptions {
   int batch = 4;
   bool dry_run = false;
   bool no_prefix_reuse = false;
+  bool no_mmap = false;
   bool no_copy = false;
   bool no_report = false;
 };
@@ -41,6 +42,7 @@ void run_command(const RunCommandOptions& opts, const GlobalOptions& global, con
   if (!opts.shard.empty()) options.shard = experiment::parse_shard(opts.shard);
   options.dry_run = opts.dry_run;
   options.reuse_prefix = !opts.no_prefix_reuse;
+  options.no_mmap = opts.no_mmap;
   options.copy_equal_generations = !opts.no_copy;
   options.batch = opts.batch;
   options.max_new_rows = opts.max_rows;
@@ -88,6 +90,9 @@ void register_run(CLI::App& app, const GlobalOptions& options) {
                 "Print the grid, prompt tokens per cell and an estimated duration, then exit");
   cmd->add_option("--max-rows", opts->max_rows, "Stop after N new rows (0: no limit); rerun to continue")
       ->capture_default_str();
+  cmd->add_flag("--no-mmap", opts->no_mmap,
+                "Read each model into memory advised for huge pages instead of mapping its file (faster "
+                "decoding, a private copy of the weights)");
   cmd->add_flag("--no-prefix-reuse", opts->no_prefix_reuse,
                 "Evaluate every prompt from its first token (for measuring what KV prefix reuse saves)");
   cmd->add_flag("--no-copy", opts->no_copy,

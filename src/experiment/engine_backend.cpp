@@ -39,7 +39,8 @@ std::int64_t resolve_context(std::int64_t n_ctx_train, const EngineBackendOption
 class EngineBackendProvider::Loaded final : public CellBackend {
  public:
   Loaded(const std::filesystem::path& file, core::ThreadPool& pool, const EngineBackendOptions& options)
-      : model_(model::Model::load(file)),
+      : model_(model::Model::load(file, options.no_mmap ? core::MappedFile::Mode::kRead
+                                                        : core::MappedFile::Mode::kMmap)),
         tokenizer_(tokenizer::Tokenizer::from_gguf(model_->file())),
         kernels_(pool),
         reuse_prefix_(options.reuse_prefix) {

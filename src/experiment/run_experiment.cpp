@@ -114,6 +114,7 @@ RunExperimentResult run_experiment(const RunExperimentOptions& options, std::ost
   EngineBackendOptions backend_options;
   backend_options.n_ctx = static_cast<std::int64_t>(config.max_prompt_tokens);
   backend_options.reuse_prefix = options.reuse_prefix;
+  backend_options.no_mmap = options.no_mmap;
   backend_options.batch = options.batch;
 
   const std::vector<LoadedDataset> datasets = load_datasets(config, options.limit);

@@ -24,6 +24,7 @@ struct RunExperimentOptions {
   bool reuse_prefix = true;               // see EngineBackendOptions::reuse_prefix
   bool copy_equal_generations = true;     // see RunOptions::copy_equal_generations
   int batch = 4;                          // questions generated together (EngineBackendOptions::batch)
+  bool no_mmap = false;                   // see EngineBackendOptions::no_mmap
   std::size_t max_new_rows = 0;           // stop after this many new rows; 0 = no limit
   std::function<void(std::size_t new_rows)> after_row;  // see RunOptions::after_row
   std::string command_line;               // recorded in the store's runs table

@@ -56,6 +56,8 @@ class GgufFile {
   GgufFile& operator=(GgufFile&&) noexcept = default;
 
   const std::filesystem::path& path() const { return file_.path(); }
+  // The file's bytes, mapped or read (see core::MappedFile::Mode).
+  const core::MappedFile& mapped() const { return file_; }
   std::uint64_t file_size() const { return file_.size(); }
   std::uint32_t version() const { return version_; }
   std::size_t alignment() const { return alignment_; }

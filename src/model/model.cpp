@@ -11,9 +11,15 @@
 
 namespace qrag::model {
 
-std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
+std::unique_ptr<Model> Model::load(const std::filesystem::path& path, core::MappedFile::Mode mode) {
   return with_context("loading model " + path.string(), [&] {
-    std::unique_ptr<Model> model(new Model(gguf::GgufFile::open(path)));
+    std::unique_ptr<Model> model(new Model(gguf::GgufFile::open(path, mode)));
+    if (mode == core::MappedFile::Mode::kRead) {
+      const core::MappedFile& bytes = model->file_.mapped();
+      spdlog::info("{}: read {:.1f} MiB into memory, {:.1f} MiB of it in huge pages", path.string(),
+                   static_cast<double>(bytes.size()) / (1 << 20),
+                   static_cast<double>(bytes.huge_page_bytes()) / (1 << 20));
+    }
     const std::string arch = model->file_.architecture();
     model->arch_ = find_arch(arch);
     if (!model->arch_) {

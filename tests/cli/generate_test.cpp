@@ -39,6 +39,10 @@ TEST(Generate, GreedyStoriesOutput) {
   EXPECT_EQ(one.output.rfind(", there was a little girl named Lily.", 0), 0u) << one.output;
   const auto two = run_qrag("generate -m '" + model->string() + "' -p 'Once upon a time' -n 24 -t 2");
   EXPECT_EQ(two.output, one.output);
+  // The model read into memory instead of mapped: same weights, same text.
+  const auto read = run_qrag("generate -m '" + model->string() + "' -p 'Once upon a time' -n 24 -t 2 --no-mmap");
+  ASSERT_EQ(read.status, 0);
+  EXPECT_EQ(read.output, one.output);
 }
 
 TEST(Generate, SeededSamplingRepeats) {

@@ -60,6 +60,21 @@ TEST(Decoder, SameBitsForOneAndTwoThreads) {
   for (std::size_t i = 0; i < one.size(); ++i) ASSERT_EQ(one[i], two[i]) << "logit " << i;
 }
 
+// The weights read into huge-page-advised memory are the same bytes, so the
+// logits must be the same bits as from the mapped file.
+TEST(Decoder, ReadCopySameBitsAsMapping) {
+  const auto path = testing::shared_file(kStories);
+  if (!path) GTEST_SKIP() << "needs ../shared/" << kStories;
+  const auto mapped = Model::load(*path, core::MappedFile::Mode::kMmap);
+  const auto read = Model::load(*path, core::MappedFile::Mode::kRead);
+  EXPECT_TRUE(mapped->file().mapped().is_mapped());
+  EXPECT_FALSE(read->file().mapped().is_mapped());
+  const auto a = run_greedy(*mapped, 2, kPromptA, 8);
+  const auto b = run_greedy(*read, 2, kPromptA, 8);
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << "logit " << i;
+}
+
 TEST(Decoder, BatchedSequencesMatchSingle) {
   const auto model = load_stories();
   if (!model) GTEST_SKIP() << "needs ../shared/" << kStories;
