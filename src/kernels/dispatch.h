@@ -96,6 +96,8 @@ struct KernelTable {
   void (*add)(const float* a, const float* b, float* out, std::int64_t n);
   void (*mul)(const float* a, const float* b, float* out, std::int64_t n);
   void (*scale)(const float* x, float s, float* out, std::int64_t n);
+  // out[i] = x[i] rounded to the nearest F16 (ties to even) and widened back.
+  void (*round_to_f16)(const float* x, float* out, std::int64_t n);
 
   // Rotates the RoPE pairs of n_heads heads, head h at x + h * head_dim. Pair i
   // (i < half) is (2i, 2i+1) in normal mode and (i, i + half) in NeoX mode, and

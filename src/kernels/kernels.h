@@ -125,6 +125,10 @@ void swiglu(const KernelContext& ctx, const float* gate, const float* up, float*
 void add(const KernelContext& ctx, const float* a, const float* b, float* out, std::int64_t n);
 void mul(const KernelContext& ctx, const float* a, const float* b, float* out, std::int64_t n);
 void scale(const KernelContext& ctx, const float* x, float s, float* out, std::int64_t n);
+// out[i] = x[i] rounded to the nearest F16 value (ties to even) and widened back to
+// F32, as ggml rounds activations before F16 products. Values beyond the F16
+// range become infinities. Split over the pool's threads when n is large.
+void round_to_f16(const KernelContext& ctx, const float* x, float* out, std::int64_t n);
 
 // ---- rotary position embedding -------------------------------------------
 

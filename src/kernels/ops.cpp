@@ -47,6 +47,23 @@ void scale(const KernelContext& ctx, const float* x, float s, float* out, std::i
   ctx.table().scale(x, s, out, n);
 }
 
+void round_to_f16(const KernelContext& ctx, const float* x, float* out, std::int64_t n) {
+  // A decoded token's rows stay on the calling thread, and only prompt batches are split.
+  constexpr std::int64_t kMinParallel = 64 * 1024;
+  if (n < kMinParallel || ctx.n_threads() == 1) {
+    ctx.table().round_to_f16(x, out, n);
+    return;
+  }
+  // Chunks of 64 values keep each thread's range on whole cache lines when x is 64-byte aligned.
+  constexpr std::int64_t kChunk = 64;
+  const auto n_chunks = static_cast<std::size_t>((n + kChunk - 1) / kChunk);
+  ctx.pool().parallel_for(n_chunks, [&](std::size_t begin, std::size_t end, int) {
+    const auto first = static_cast<std::int64_t>(begin) * kChunk;
+    const std::int64_t last = std::min(n, static_cast<std::int64_t>(end) * kChunk);
+    ctx.table().round_to_f16(x + first, out + first, last - first);
+  });
+}
+
 void rope(const KernelContext& ctx, const RopeParams& params, float* x, std::int64_t n_tokens, int n_heads,
           int head_dim, const std::int32_t* pos) {
   if (params.n_dims <= 0 || params.n_dims % 2 != 0 || params.n_dims > head_dim) {

@@ -361,6 +361,15 @@ void f32_to_f16_avx2(const float* x, f16_bits* out, std::int64_t n) {
   for (; i < n; ++i) out[i] = static_cast<f16_bits>(_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT));
 }
 
+void round_to_f16_avx2(const float* x, float* out, std::int64_t n) {
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT);
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(h));
+  }
+  for (; i < n; ++i) out[i] = _cvtsh_ss(static_cast<unsigned short>(_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT)));
+}
+
 }  // namespace
 
 void fill_avx2_vec(KernelTable& table) {
@@ -378,6 +387,7 @@ void fill_avx2_vec(KernelTable& table) {
   table.dot_f16 = dot_f16_avx2;
   table.axpy_f16 = axpy_f16_avx2;
   table.f32_to_f16 = f32_to_f16_avx2;
+  table.round_to_f16 = round_to_f16_avx2;
 }
 
 }  // namespace qrag::kernels

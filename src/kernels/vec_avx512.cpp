@@ -153,6 +153,19 @@ void axpy_f16_avx512(float a, const f16_bits* v, float* acc, std::int64_t n) {
   }
 }
 
+void round_to_f16_avx512(const float* x, float* out, std::int64_t n) {
+  std::int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256i h = _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT);
+    _mm512_storeu_ps(out + i, _mm512_cvtph_ps(h));
+  }
+  if (i < n) {
+    const __mmask16 mask = tail_mask(n - i);
+    const __m256i h = _mm512_cvtps_ph(_mm512_maskz_loadu_ps(mask, x + i), _MM_FROUND_TO_NEAREST_INT);
+    _mm512_mask_storeu_ps(out + i, mask, _mm512_cvtph_ps(h));
+  }
+}
+
 }  // namespace
 
 void fill_avx512_vec(KernelTable& table) {
@@ -161,6 +174,7 @@ void fill_avx512_vec(KernelTable& table) {
   table.gelu_erf = gelu_erf_avx512;
   table.dot_f16 = dot_f16_avx512;
   table.axpy_f16 = axpy_f16_avx512;
+  table.round_to_f16 = round_to_f16_avx512;
 }
 
 }  // namespace qrag::kernels

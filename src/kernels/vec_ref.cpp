@@ -112,6 +112,10 @@ void f32_to_f16_ref(const float* x, f16_bits* out, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) out[i] = tensor::fp32_to_fp16(x[i]);
 }
 
+void round_to_f16_ref(const float* x, float* out, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) out[i] = tensor::fp16_to_fp32(tensor::fp32_to_fp16(x[i]));
+}
+
 }  // namespace
 
 void fill_scalar_table(KernelTable& table) {
@@ -131,6 +135,7 @@ void fill_scalar_table(KernelTable& table) {
   table.dot_f16 = dot_f16_ref;
   table.axpy_f16 = axpy_f16_ref;
   table.f32_to_f16 = f32_to_f16_ref;
+  table.round_to_f16 = round_to_f16_ref;
 }
 
 }  // namespace qrag::kernels

@@ -9,16 +9,11 @@
 
 #include "core/check.h"
 #include "core/error.h"
-#include "tensor/fp16.h"
 
 namespace qrag::model {
 
 float* Decoder::row(std::vector<float>& buffer, std::int64_t index, std::int64_t width) {
   return buffer.data() + index * width;
-}
-
-void Decoder::round_to_f16(float* x, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) x[i] = tensor::fp16_to_fp32(tensor::fp32_to_fp16(x[i]));
 }
 
 Decoder::Decoder(const Model& model, KvCache& cache, kernels::KernelContext& kernels)
@@ -93,8 +88,7 @@ void Decoder::matmul(const kernels::WeightView& w, const float* x, float* y, std
 
 const float* Decoder::rounded_to_f16(const float* x, std::int64_t n) {
   if (x_f16_.size() < static_cast<std::size_t>(n)) x_f16_.resize(static_cast<std::size_t>(n));
-  std::copy_n(x, n, x_f16_.data());
-  round_to_f16(x_f16_.data(), n);
+  kernels::round_to_f16(*kernels_, x, x_f16_.data(), n);
   return x_f16_.data();
 }
 

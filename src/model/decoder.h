@@ -70,8 +70,6 @@ class Decoder {
   void output_head(std::span<const SequenceInput> inputs, std::int64_t n_out);
 
   static float* row(std::vector<float>& buffer, std::int64_t index, std::int64_t width);
-  // Rounds x[n] to the nearest F16 values in place (kept as F32).
-  static void round_to_f16(float* x, std::int64_t n);
 
   const Model* model_;
   KvCache* cache_;

@@ -73,7 +73,7 @@ void Decoder::attention_block(std::int64_t il, std::int64_t n_tokens) {
   // ggml computes Q.K with Q rounded to F16 when the cache is F16; do the same.
   // NOTE: ggml also rounds the softmax weights to F16 before P.V, which happens
   // inside kernels::attention and is not reproduced (error about 1e-3 in logits).
-  round_to_f16(q_.data(), n_tokens * hp.n_embd_q());
+  kernels::round_to_f16(kc, q_.data(), q_.data(), n_tokens * hp.n_embd_q());
 
   kernels::AttentionParams params;
   params.n_head = static_cast<int>(hp.n_head);

@@ -2,7 +2,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -16,6 +19,8 @@ namespace {
 const auto* const kQuietLogs = ::testing::AddGlobalTestEnvironment(new QuietLogs);
 
 const std::int64_t kSizes[] = {1, 2, 3, 5, 7, 15, 16, 17, 31, 32, 33, 255, 256, 257, 4096};
+constexpr float kInfinity = std::numeric_limits<float>::infinity();
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 struct Contexts {
   core::ThreadPool pool{1};
@@ -39,6 +44,70 @@ TEST(VecOps, RmsNormMatchesReference) {
       EXPECT_TRUE(all_within(expected, actual, tol)) << isa_name(level) << " n=" << n;
     }
   }
+}
+
+// Values that exercise every branch of the F16 rounding: ties to even in the
+// normal and subnormal ranges, the largest finite values, overflow to infinity,
+// underflow to zero, infinities and NaN.
+std::vector<float> f16_rounding_cases() {
+  std::vector<float> values = {0.0f,         -0.0f,        1.0f,          1.0f + 0x1p-11f, 1.0f + 0x3p-11f,
+                               65504.0f,     65519.99f,    65520.0f,      -65520.0f,       1e9f,
+                               0x1p-24f,     0x1p-25f,     0x1.8p-25f,    0x3p-26f,        0x1p-26f,
+                               6.1e-5f,      -6.1e-5f,     0x1.ffcp-15f,  0x1.ffep-15f,    3.14159265f,
+                               kInfinity,    -kInfinity,   kNaN};
+  const std::vector<float> random = random_floats(4000, 17, 70000.0f);
+  values.insert(values.end(), random.begin(), random.end());
+  const std::vector<float> small = random_floats(4000, 18, 1e-4f);
+  values.insert(values.end(), small.begin(), small.end());
+  return values;
+}
+
+TEST(VecOps, RoundToF16MatchesReference) {
+  Contexts c;
+  const std::vector<float> cases = f16_rounding_cases();
+  for (IsaLevel level : simd_levels()) {
+    KernelContext ctx(c.pool, level);
+    for (std::int64_t n : kSizes) {
+      std::vector<float> x(static_cast<std::size_t>(n));
+      for (std::size_t i = 0; i < x.size(); ++i) x[i] = cases[(i * 7) % cases.size()];
+      std::vector<float> expected(x.size());
+      std::vector<float> actual(x.size());
+      round_to_f16(c.scalar, x.data(), expected.data(), n);
+      round_to_f16(ctx, x.data(), actual.data(), n);
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        if (std::isnan(expected[i])) {
+          EXPECT_TRUE(std::isnan(actual[i])) << isa_name(level) << " n=" << n << " x=" << x[i];
+        } else {
+          EXPECT_EQ(std::bit_cast<std::uint32_t>(actual[i]), std::bit_cast<std::uint32_t>(expected[i]))
+              << isa_name(level) << " n=" << n << " x=" << x[i];
+        }
+      }
+    }
+  }
+}
+
+TEST(VecOps, RoundToF16ReferenceValues) {
+  Contexts c;
+  const float x[] = {1.0f + 0x1p-11f, 1.0f + 0x3p-11f, 65520.0f, 0x1p-25f, 0x1.8p-25f, 65504.0f};
+  // Ties go to the even neighbour, 65520 is past the largest finite F16 (65504),
+  // and 2^-25 ties between 0 and the smallest subnormal 2^-24.
+  const float expected[] = {1.0f, 1.0f + 0x1p-9f, kInfinity, 0.0f, 0x1p-24f, 65504.0f};
+  float out[6];
+  round_to_f16(c.scalar, x, out, 6);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(out[i], expected[i]) << "x=" << x[i];
+}
+
+// Large inputs are split over the threads in chunks, here rounded in place (out == x).
+TEST(VecOps, RoundToF16ThreadedInPlace) {
+  core::ThreadPool pool(2);
+  KernelContext ctx(pool);
+  Contexts c;
+  const std::int64_t n = 3 * 64 * 1024 + 5;
+  std::vector<float> x = random_floats(static_cast<std::size_t>(n), 21, 1000.0f);
+  std::vector<float> expected(x.size());
+  round_to_f16(c.scalar, x.data(), expected.data(), n);
+  round_to_f16(ctx, x.data(), x.data(), n);
+  for (std::size_t i = 0; i < x.size(); ++i) ASSERT_EQ(x[i], expected[i]) << "index " << i;
 }
 
 TEST(VecOps, RmsNormReferenceValue) {
