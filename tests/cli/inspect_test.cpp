@@ -2,14 +2,13 @@
 // set by ctest) on the shared models, the vocabulary files and the fixtures,
 // and checks the facts in the plain and the --json output.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
-#include <cstdlib>
 #include <fstream>
-#include <iterator>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
+#include "common/run_qrag.h"
 #include "common/test_paths.h"
 #include "gguf/gguf_writer.h"
 
@@ -17,55 +16,19 @@ namespace qrag {
 namespace {
 
 using nlohmann::json;
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// Runs qrag with args; stdout and stderr captured separately.
-RunResult run_qrag(const std::vector<std::string>& args) {
-  RunResult result;
-  const char* binary = std::getenv("QRAG_BINARY");
-  if (binary == nullptr) {
-    ADD_FAILURE() << "QRAG_BINARY is not set (run this suite through ctest)";
-    return result;
-  }
-  const auto err_path = testing::make_temp_dir() / "stderr.txt";
-  std::string command = shell_quote(binary);
-  // Appended piece by piece: GCC 12 reports a false -Wrestrict on `" " + std::string`.
-  for (const std::string& arg : args) {
-    command += ' ';
-    command += shell_quote(arg);
-  }
-  command += " 2>";
-  command += shell_quote(err_path.string());
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    ADD_FAILURE() << "cannot run " << command;
-    return result;
-  }
-  char buffer[65536];
-  std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.out.append(buffer, n);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream err(err_path);
-  result.err.assign(std::istreambuf_iterator<char>(err), std::istreambuf_iterator<char>());
-  return result;
-}
+using testing::CommandResult;
+using testing::run_qrag;
+using testing::shell_quote;
 
 json inspect_json(const std::string& path, std::vector<std::string> extra = {}) {
-  std::vector<std::string> args{"inspect", path, "--json"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  const RunResult r = run_qrag(args);
+  std::string args = "inspect ";
+  args += shell_quote(path);
+  args += " --json";
+  for (const std::string& option : extra) {
+    args += ' ';
+    args += shell_quote(option);
+  }
+  const CommandResult r = run_qrag(args, testing::make_temp_dir());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(json::accept(r.out)) << "not valid JSON:\n" << r.out.substr(0, 2000);
   return json::accept(r.out) ? json::parse(r.out) : json();
@@ -97,7 +60,7 @@ std::size_t type_count(const json& j, const std::string& type) {
 TEST(Inspect, Stories260KPlain) {
   const auto path = testing::shared_file("models/stories260K/stories260K.gguf");
   if (!path) GTEST_SKIP() << "needs ../shared/models/stories260K/stories260K.gguf";
-  const RunResult r = run_qrag({"inspect", path->string()});
+  const CommandResult r = run_qrag("inspect " + shell_quote(path->string()), testing::make_temp_dir());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err, "") << "plain output goes to stdout only";
   EXPECT_EQ(plain_fact(r.out, "architecture"), "llama");
@@ -191,7 +154,7 @@ TEST(Inspect, VocabularyOnlyFiles) {
     EXPECT_EQ(j["tensors"].size(), 0u);
     EXPECT_EQ(j["vocab_size"], vocab);
     EXPECT_TRUE(j["bits_per_weight"].is_null());
-    const RunResult plain = run_qrag({"inspect", path->string()});
+    const CommandResult plain = run_qrag("inspect " + shell_quote(path->string()), testing::make_temp_dir());
     EXPECT_EQ(plain.exit_code, 0) << plain.err;
     EXPECT_EQ(plain_fact(plain.out, "vocab size"), std::to_string(vocab));
     EXPECT_EQ(plain_fact(plain.out, "bits per weight"), "-");
@@ -201,7 +164,7 @@ TEST(Inspect, VocabularyOnlyFiles) {
 
 TEST(Inspect, TinyLlamaFixture) {
   const std::string path = testing::test_data("gguf/tiny-llama.gguf").string();
-  const RunResult r = run_qrag({"inspect", path, "--tensors"});
+  const CommandResult r = run_qrag("inspect " + shell_quote(path) + " --tensors", testing::make_temp_dir());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(plain_fact(r.out, "name"), "tiny-llama");
   EXPECT_EQ(plain_fact(r.out, "n_layer"), "2");
@@ -253,7 +216,7 @@ TEST(Inspect, ArrayItemsOptionAndInvalidUtf8StayValidJson) {
   EXPECT_NE(all["warnings"][0].get<std::string>().find("'llama.block_count'"), std::string::npos);
   const json three = inspect_json(path.string(), {"--array-items", "3"});
   EXPECT_EQ(three["metadata"]["tokenizer.ggml.tokens"]["values"], json({"tok0", "tok1", "tok2"}));
-  const RunResult plain = run_qrag({"inspect", path.string()});
+  const CommandResult plain = run_qrag("inspect " + shell_quote(path.string()), dir);
   EXPECT_EQ(plain.exit_code, 0);
   EXPECT_NE(plain.err.find("[warning]"), std::string::npos) << "warnings are logged to stderr";
   EXPECT_NE(plain.out.find("... 13 more]"), std::string::npos);
@@ -263,13 +226,14 @@ TEST(Inspect, MalformedAndMissingFilesFailWithTheFieldAndOffset) {
   const auto dir = testing::make_temp_dir();
   const auto path = dir / "broken.gguf";
   std::ofstream(path, std::ios::binary).write("GGUF\x01\x00\x00\x00", 8);
-  const RunResult r = run_qrag({"inspect", path.string()});
+  const CommandResult r = run_qrag("inspect " + shell_quote(path.string()), dir);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.out, "");
   EXPECT_NE(r.err.find("qrag: error: reading " + path.string() + ": version at offset 4: GGUF v1 is obsolete"),
             std::string::npos)
       << r.err;
-  const RunResult missing = run_qrag({"inspect", (dir / "absent.gguf").string(), "--json"});
+  const CommandResult missing =
+      run_qrag("inspect " + shell_quote((dir / "absent.gguf").string()) + " --json", dir);
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_EQ(missing.out, "");
   EXPECT_NE(missing.err.find("cannot open"), std::string::npos) << missing.err;

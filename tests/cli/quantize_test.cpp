@@ -2,55 +2,19 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 #include <string>
 
+#include "common/run_qrag.h"
 #include "common/test_paths.h"
 #include "gguf/gguf_file.h"
 
 namespace {
 
 using ::testing::HasSubstr;
-
-struct Result {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// Runs `qrag ARGS` with stdout and stderr captured in files under `dir`.
-Result run_qrag(const std::string& args, const std::filesystem::path& dir) {
-  const char* binary = std::getenv("QRAG_BINARY");
-  if (binary == nullptr) return {};
-  const auto out = dir / "stdout.txt";
-  const auto err = dir / "stderr.txt";
-  // Appended piece by piece: GCC 12 reports a false -Wrestrict on a long operator+ chain.
-  std::string command = "'";
-  command += binary;
-  command += "' ";
-  command += args;
-  command += " >'";
-  command += out.string();
-  command += "' 2>'";
-  command += err.string();
-  command += "'";
-  const int status = std::system(command.c_str());
-  Result result;
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  result.out = slurp(out);
-  result.err = slurp(err);
-  return result;
-}
+using qrag::testing::CommandResult;
+using qrag::testing::run_qrag;
 
 class QuantizeCli : public ::testing::Test {
  protected:
@@ -69,7 +33,8 @@ class QuantizeCli : public ::testing::Test {
 
 TEST_F(QuantizeCli, StoriesFallbackToF16) {
   const auto out = dir_ / "q4_0.gguf";
-  const Result result = run_qrag("quantize '" + stories_->string() + "' '" + out.string() + "' q4_0 -t 2", dir_);
+  const CommandResult result =
+      run_qrag("quantize '" + stories_->string() + "' '" + out.string() + "' q4_0 -t 2", dir_);
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr("blk.0.ffn_down.weight"));
   EXPECT_THAT(result.out, HasSubstr("total: "));
@@ -84,7 +49,8 @@ TEST_F(QuantizeCli, StoriesFallbackToF16) {
 }
 
 TEST_F(QuantizeCli, RejectsUnknownType) {
-  const Result result = run_qrag("quantize '" + stories_->string() + "' '" + (dir_ / "x.gguf").string() + "' q9_9", dir_);
+  const CommandResult result =
+      run_qrag("quantize '" + stories_->string() + "' '" + (dir_ / "x.gguf").string() + "' q9_9", dir_);
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_THAT(result.err, HasSubstr("unknown quantization target 'q9_9'"));
   EXPECT_THAT(result.err, HasSubstr("q4_k_m"));
@@ -95,10 +61,11 @@ TEST_F(QuantizeCli, RequantizeNeedsFlag) {
   const auto q4 = dir_ / "q4_1.gguf";
   ASSERT_EQ(run_qrag("quantize '" + stories_->string() + "' '" + q4.string() + "' q4_1", dir_).exit_code, 0);
   const auto q8 = dir_ / "q8_0.gguf";
-  const Result refused = run_qrag("quantize '" + q4.string() + "' '" + q8.string() + "' --mix q4_k_m", dir_);
+  const CommandResult refused =
+      run_qrag("quantize '" + q4.string() + "' '" + q8.string() + "' --mix q4_k_m", dir_);
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_THAT(refused.err, HasSubstr("--allow-requantize"));
-  const Result allowed =
+  const CommandResult allowed =
       run_qrag("quantize '" + q4.string() + "' '" + q8.string() + "' q8_0 --allow-requantize", dir_);
   ASSERT_EQ(allowed.exit_code, 0) << allowed.err;
   EXPECT_THAT(allowed.out, HasSubstr("quantized from: Q4_1"));
@@ -110,8 +77,8 @@ TEST_F(QuantizeCli, CompareLogitsPrintsStatistics) {
   ASSERT_EQ(run_qrag("quantize '" + stories_->string() + "' '" + q8.string() + "' q8_0", dir_).exit_code, 0);
   const auto text = dir_ / "text.txt";
   std::ofstream(text) << "Once upon a time, there was a little dog. The dog liked to run and play in the park.";
-  const Result result =
-      run_qrag("compare-logits '" + stories_->string() + "' '" + q8.string() + "' -f '" + text.string() + "'", dir_);
+  const CommandResult result = run_qrag(
+      "compare-logits '" + stories_->string() + "' '" + q8.string() + "' -f '" + text.string() + "'", dir_);
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr("mean KL divergence"));
   EXPECT_THAT(result.out, HasSubstr("top-1 agreement"));

@@ -1,16 +1,13 @@
 // End-to-end tests of `qrag report` and `qrag merge` on stores written through the store API.
-#include <sys/wait.h>
-
 #include <cmath>
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
+#include <filesystem>
 
 #include <fmt/core.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/run_qrag.h"
 #include "common/test_paths.h"
 #include "experiment/key.h"
 #include "experiment/store.h"
@@ -19,28 +16,9 @@ namespace qrag {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;
-};
-
-// Runs the qrag binary with `arguments` (already shell-quoted), capturing stdout and stderr.
-CommandResult run_qrag(const std::string& arguments, const std::filesystem::path& dir) {
-  const char* binary = std::getenv("QRAG_BINARY");
-  if (binary == nullptr) return {-1, "QRAG_BINARY is not set"};
-  const std::filesystem::path log = dir / "command.log";
-  const std::string command = fmt::format("'{}' {} > '{}' 2>&1", binary, arguments, log.string());
-  const int status = std::system(command.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text(log)};
-}
+using testing::CommandResult;
+using testing::read_text;
+using testing::run_qrag;
 
 // A store with `questions` LaMP-3 rows for each of two precisions at k = 1.
 void write_store(const std::filesystem::path& path, int first_question, int questions, const std::string& tag) {
@@ -81,8 +59,8 @@ TEST(CliReport, WritesConsistentReport) {
   const std::filesystem::path dir = testing::make_temp_dir();
   write_store(dir / experiment::kStoreFileName, 0, 10, "a");
   const CommandResult result = run_qrag(fmt::format("report '{}' --resamples 200", dir.string()), dir);
-  ASSERT_EQ(result.exit_code, 0) << result.output;
-  EXPECT_THAT(result.output, HasSubstr("report.html"));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("report.html"));
 
   const nlohmann::json json = nlohmann::json::parse(read_text(dir / "report" / "report.json"));
   EXPECT_EQ(json["rows"], 20);
@@ -105,7 +83,7 @@ TEST(CliReport, MissingRunDirFails) {
   const std::filesystem::path dir = testing::make_temp_dir();
   const CommandResult result = run_qrag(fmt::format("report '{}'", (dir / "none").string()), dir);
   EXPECT_EQ(result.exit_code, 1);
-  EXPECT_THAT(result.output, HasSubstr("not found"));
+  EXPECT_THAT(result.err, HasSubstr("not found"));
 }
 
 TEST(CliMerge, CombinesShards) {
@@ -116,8 +94,8 @@ TEST(CliMerge, CombinesShards) {
       run_qrag(fmt::format("merge '{}' '{}' '{}'", (dir / "all.sqlite").string(), (dir / "a.sqlite").string(),
                            (dir / "b.sqlite").string()),
                dir);
-  ASSERT_EQ(result.exit_code, 0) << result.output;
-  EXPECT_THAT(result.output, HasSubstr("20 rows added, 4 identical rows skipped, 0 conflicts"));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("20 rows added, 4 identical rows skipped, 0 conflicts"));
   const experiment::ResultStore merged =
       experiment::ResultStore::open(dir / "all.sqlite", experiment::ResultStore::Mode::kReadOnly);
   EXPECT_EQ(merged.row_count(), 20u);
@@ -139,8 +117,8 @@ TEST(CliMerge, ConflictsFail) {
                            (dir / "c.sqlite").string()),
                dir);
   EXPECT_EQ(result.exit_code, 1);
-  EXPECT_THAT(result.output, HasSubstr("1 conflicts"));
-  EXPECT_THAT(result.output, HasSubstr("c.sqlite"));
+  EXPECT_THAT(result.out, HasSubstr("1 conflicts"));
+  EXPECT_THAT(result.err, HasSubstr("c.sqlite"));
 }
 
 }  // namespace

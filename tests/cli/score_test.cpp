@@ -1,50 +1,22 @@
 // End-to-end tests of `qrag score`: runs the built binary (path in QRAG_BINARY) on small files.
-#include <sys/wait.h>
-
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 #include <string>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/run_qrag.h"
 #include "common/test_paths.h"
 
 namespace {
 
 using ::testing::HasSubstr;
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// Runs `qrag ARGS` with stdout and stderr captured in `dir`.
-RunResult run_qrag(const std::string& args, const std::filesystem::path& dir) {
-  const char* binary = std::getenv("QRAG_BINARY");
-  EXPECT_NE(binary, nullptr) << "set QRAG_BINARY to the qrag executable";
-  if (binary == nullptr) return {};
-  const auto out = dir / "stdout.txt";
-  const auto err = dir / "stderr.txt";
-  const std::string command =
-      std::string("'") + binary + "' " + args + " >'" + out.string() + "' 2>'" + err.string() + "'";
-  const int status = std::system(command.c_str());
-  RunResult result;
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  result.out = read_file(out);
-  result.err = read_file(err);
-  return result;
-}
+using qrag::testing::CommandResult;
+using qrag::testing::read_text;
+using qrag::testing::run_qrag;
 
 void write_file(const std::filesystem::path& path, const std::string& text) {
   std::ofstream out(path);
@@ -66,12 +38,12 @@ TEST_F(ScoreCommand, Lamp3MetricsAndOutFile) {
   write_file(preds, R"({"task": "LaMP_3", "golds": [{"id": "2", "output": "1"}, {"id": "q1", "output": "4"},
                         {"id": "q3", "output": "five"}]})");
   const auto metrics = dir_ / "metrics.json";
-  const RunResult r = run_qrag("score --task LaMP_3 --golds '" + golds.string() + "' --preds '" + preds.string() +
-                                   "' --out '" + metrics.string() + "'",
-                               dir_);
+  const CommandResult r = run_qrag("score --task LaMP_3 --golds '" + golds.string() + "' --preds '" +
+                                       preds.string() + "' --out '" + metrics.string() + "'",
+                                   dir_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // Errors 2, 1 and 4 ("five" falls back to 1, the end farthest from the gold 5).
-  const auto json = nlohmann::json::parse(read_file(metrics));
+  const auto json = nlohmann::json::parse(read_text(metrics));
   EXPECT_DOUBLE_EQ(json["mae"].get<double>(), 7.0 / 3.0);
   EXPECT_DOUBLE_EQ(json["rmse"].get<double>(), std::sqrt(21.0 / 3.0));
   EXPECT_EQ(json["n"].get<int>(), 3);
@@ -82,7 +54,7 @@ TEST_F(ScoreCommand, MismatchedIdsFail) {
   const auto golds = qrag::testing::test_data("lamp/lamp3_small_outputs.json");
   const auto preds = dir_ / "preds.json";
   write_file(preds, R"({"task": "LaMP_3", "golds": [{"id": "q1", "output": "4"}, {"id": "zz", "output": "4"}]})");
-  const RunResult r =
+  const CommandResult r =
       run_qrag("score --task LaMP_3 --golds '" + golds.string() + "' --preds '" + preds.string() + "'", dir_);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("missing ids"));
@@ -91,7 +63,7 @@ TEST_F(ScoreCommand, MismatchedIdsFail) {
 
 TEST_F(ScoreCommand, WrongTaskFails) {
   const auto golds = qrag::testing::test_data("lamp/lamp3_small_outputs.json");
-  const RunResult r =
+  const CommandResult r =
       run_qrag("score --task LaMP_5 --golds '" + golds.string() + "' --preds '" + golds.string() + "'", dir_);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("does not match --task LaMP_5"));
@@ -102,7 +74,7 @@ TEST_F(ScoreCommand, GenerationMetricNames) {
   write_file(golds, R"({"task": "LaMP_5", "golds": [{"id": "1", "output": "Deep learning for NLP"}]})");
   const auto preds = dir_ / "preds.json";
   write_file(preds, R"({"task": "LaMP_5", "golds": [{"id": "1", "output": " deep learning "}]})");
-  const RunResult r =
+  const CommandResult r =
       run_qrag("score --task LaMP_5 --golds '" + golds.string() + "' --preds '" + preds.string() + "'", dir_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto json = nlohmann::json::parse(r.out);
@@ -113,8 +85,8 @@ TEST_F(ScoreCommand, GenerationMetricNames) {
 TEST_F(ScoreCommand, RealGoldsScorePerfectly) {
   const auto golds = qrag::testing::shared_file("data/lamp3-amazon-mi/dev_outputs.json");
   if (!golds) GTEST_SKIP() << "needs ../shared/data/lamp3-amazon-mi";
-  const RunResult r =
-      run_qrag("score --task LaMP_3 --golds '" + golds->string() + "' --preds '" + golds->string() + "'", dir_);
+  const CommandResult r = run_qrag(
+      "score --task LaMP_3 --golds '" + golds->string() + "' --preds '" + golds->string() + "'", dir_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto json = nlohmann::json::parse(r.out);
   EXPECT_EQ(json["mae"].get<double>(), 0.0);

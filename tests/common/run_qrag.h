@@ -19,6 +19,20 @@ inline std::string read_text(const std::filesystem::path& path) {
   return text.str();
 }
 
+// Quotes `text` as one /bin/sh word for run_qrag's `args`, even when it contains spaces or single quotes.
+inline std::string shell_quote(const std::string& text) {
+  std::string quoted = "'";
+  for (const char c : text) {
+    if (c == '\'') {
+      quoted += "'\\''";
+    } else {
+      quoted += c;
+    }
+  }
+  quoted += '\'';
+  return quoted;
+}
+
 struct CommandResult {
   int exit_code = -1;  // -1 when the process was killed by a signal or could not start
   std::string out;
