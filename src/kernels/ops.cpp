@@ -13,16 +13,34 @@
 
 namespace qrag::kernels {
 
+namespace {
+
+// Calls row_fn(r) for every row r < n_rows, split over the pool's threads when
+// the rows hold at least kMinParallelValues values in all. Each row is computed
+// whole by one thread, so the split does not change a bit.
+template <class RowFn>
+void for_each_row(const KernelContext& ctx, std::int64_t n_rows, std::int64_t n, const RowFn& row_fn) {
+  constexpr std::int64_t kMinParallelValues = 32 * 1024;
+  if (n_rows < 2 || n_rows * n < kMinParallelValues || ctx.n_threads() == 1) {
+    for (std::int64_t r = 0; r < n_rows; ++r) row_fn(r);
+    return;
+  }
+  ctx.pool().parallel_for(static_cast<std::size_t>(n_rows), [&](std::size_t begin, std::size_t end, int) {
+    for (auto r = static_cast<std::int64_t>(begin); r < static_cast<std::int64_t>(end); ++r) row_fn(r);
+  });
+}
+
+}  // namespace
+
 void rms_norm(const KernelContext& ctx, const float* x, const float* weight, float* out, std::int64_t n,
               std::int64_t n_rows, float eps) {
-  for (std::int64_t r = 0; r < n_rows; ++r) ctx.table().rms_norm(x + r * n, weight, out + r * n, n, eps);
+  for_each_row(ctx, n_rows, n, [&](std::int64_t r) { ctx.table().rms_norm(x + r * n, weight, out + r * n, n, eps); });
 }
 
 void layer_norm(const KernelContext& ctx, const float* x, const float* weight, const float* bias, float* out,
                 std::int64_t n, std::int64_t n_rows, float eps) {
-  for (std::int64_t r = 0; r < n_rows; ++r) {
-    ctx.table().layer_norm(x + r * n, weight, bias, out + r * n, n, eps);
-  }
+  for_each_row(ctx, n_rows, n,
+               [&](std::int64_t r) { ctx.table().layer_norm(x + r * n, weight, bias, out + r * n, n, eps); });
 }
 
 void softmax(const KernelContext& ctx, float* x, std::int64_t n, std::int64_t n_rows) {

@@ -112,14 +112,23 @@ void Decoder::ffn_block(std::int64_t il, std::int64_t n_tokens) {
   // row through the same split, so batched and single decoding stay bit-identical.
   // NOTE: kernels request: element-wise ops whose result does not depend on the
   // element's offset in the range, then this can be one call.
-  for (std::int64_t t = 0; t < n_tokens; ++t) {
-    float* gate_row = row(gate_, t, hp.n_ff);
-    if (gelu) {
-      kernels::gelu(kc, gate_row, gate_row, hp.n_ff);
-      kernels::mul(kc, gate_row, row(up_, t, hp.n_ff), gate_row, hp.n_ff);
-    } else {
-      kernels::swiglu(kc, gate_row, row(up_, t, hp.n_ff), gate_row, hp.n_ff);
+  const auto activate_rows = [&](std::size_t begin, std::size_t end, int) {
+    for (auto t = static_cast<std::int64_t>(begin); t < static_cast<std::int64_t>(end); ++t) {
+      float* gate_row = row(gate_, t, hp.n_ff);
+      if (gelu) {
+        kernels::gelu(kc, gate_row, gate_row, hp.n_ff);
+        kernels::mul(kc, gate_row, row(up_, t, hp.n_ff), gate_row, hp.n_ff);
+      } else {
+        kernels::swiglu(kc, gate_row, row(up_, t, hp.n_ff), gate_row, hp.n_ff);
+      }
     }
+  };
+  // Prompt batches of at least 32K values split their rows over the threads, and a
+  // decoded token's row stays on the calling thread.
+  if (n_tokens * hp.n_ff >= 32 * 1024) {
+    kc.pool().parallel_for(static_cast<std::size_t>(n_tokens), activate_rows);
+  } else {
+    activate_rows(0, static_cast<std::size_t>(n_tokens), 0);
   }
   matmul(l.ffn_down, gate_.data(), cur_.data(), n_tokens);
   if (l.post_ffw_norm != nullptr) {

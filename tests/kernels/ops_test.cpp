@@ -110,6 +110,27 @@ TEST(VecOps, RoundToF16ThreadedInPlace) {
   for (std::size_t i = 0; i < x.size(); ++i) ASSERT_EQ(x[i], expected[i]) << "index " << i;
 }
 
+// Enough rows to be split over the threads: every row must keep its bits.
+TEST(VecOps, NormsSplitRowsOverThreads) {
+  core::ThreadPool one(1);
+  core::ThreadPool two(2);
+  KernelContext single(one);
+  KernelContext split(two);
+  const std::int64_t n = 1000;
+  const std::int64_t n_rows = 67;
+  const std::vector<float> x = random_floats(static_cast<std::size_t>(n * n_rows), 31, 4.0f);
+  const std::vector<float> w = random_floats(static_cast<std::size_t>(n), 32);
+  const std::vector<float> b = random_floats(static_cast<std::size_t>(n), 33);
+  std::vector<float> expected(x.size());
+  std::vector<float> actual(x.size());
+  rms_norm(single, x.data(), w.data(), expected.data(), n, n_rows, 1e-6f);
+  rms_norm(split, x.data(), w.data(), actual.data(), n, n_rows, 1e-6f);
+  EXPECT_EQ(actual, expected);
+  layer_norm(single, x.data(), w.data(), b.data(), expected.data(), n, n_rows, 1e-5f);
+  layer_norm(split, x.data(), w.data(), b.data(), actual.data(), n, n_rows, 1e-5f);
+  EXPECT_EQ(actual, expected);
+}
+
 TEST(VecOps, RmsNormReferenceValue) {
   Contexts c;
   const float x[4] = {1.0f, -2.0f, 3.0f, -4.0f};  // mean square 7.5
