@@ -221,6 +221,18 @@ std::pair<std::int64_t, std::int64_t> visible_range(const AttentionParams& param
   return {lo, hi};
 }
 
+// Calls task_fn(task, thread) for every task < n_tasks, thread t of T taking tasks
+// t, t + T, t + 2T... With causal attention a task's cost grows with its tokens'
+// positions, so contiguous ranges would leave the last thread about three quarters
+// of a prompt's work at two threads. Which thread runs a task does not change its bits.
+template <class TaskFn>
+void for_each_task_strided(KernelContext& ctx, std::size_t n_tasks, const TaskFn& task_fn) {
+  const auto n_threads = std::min(static_cast<std::size_t>(ctx.n_threads()), n_tasks);
+  ctx.pool().parallel_for(n_threads, [&](std::size_t begin, std::size_t, int thread) {
+    for (std::size_t task = begin; task < n_tasks; task += n_threads) task_fn(task, thread);
+  });
+}
+
 // Runs the chunk kernel over tasks of (kv head, chunk of consecutive tokens), with
 // as many tokens per chunk as fit 16 query heads. Returns false when the kernel
 // does not handle these shapes.
@@ -235,35 +247,33 @@ bool attention_chunks(KernelContext& ctx, const AttentionParams& params, const K
   const std::int64_t n_chunks = (n_tokens + chunk - 1) / chunk;
   const auto n_tasks = static_cast<std::size_t>(n_chunks * cache.n_head_kv);
   std::atomic<bool> handled = true;
-  ctx.pool().parallel_for(n_tasks, [&](std::size_t begin, std::size_t end, int thread) {
+  for_each_task_strided(ctx, n_tasks, [&](std::size_t task, int thread) {
     float* scratch = ctx.thread_scratch(thread, chunk_scratch_floats(head_dim, n_kv));
-    for (std::size_t task = begin; task < end; ++task) {
-      const auto c = static_cast<std::int64_t>(task / static_cast<std::size_t>(cache.n_head_kv));
-      const int g = static_cast<int>(task % static_cast<std::size_t>(cache.n_head_kv));
-      const std::int64_t t0 = c * chunk;
-      std::int64_t lo[16];
-      std::int64_t hi[16];
-      AttendChunkArgs args{};
-      args.n_tokens = static_cast<int>(std::min(chunk, n_tokens - t0));
-      for (int i = 0; i < args.n_tokens; ++i) std::tie(lo[i], hi[i]) = visible_range(params, pos, n_kv, t0 + i);
-      args.k = cache.k + static_cast<std::int64_t>(g) * head_dim;
-      args.v = cache.v + static_cast<std::int64_t>(g) * head_dim;
-      args.kv_row = static_cast<std::int64_t>(cache.n_head_kv) * head_dim;
-      args.group = group;
-      args.lo = lo;
-      args.hi = hi;
-      args.kv_mask = params.causal ? nullptr : kv_mask;
-      args.q_stride = static_cast<std::int64_t>(params.n_head) * head_dim;
-      args.out_stride = args.q_stride;
-      const std::int64_t first = t0 * args.q_stride + static_cast<std::int64_t>(g) * group * head_dim;
-      args.q = q + first;
-      args.out = out + first;
-      args.head_dim = head_dim;
-      args.scale = params.scale;
-      args.scratch = scratch;
-      // The shapes are the same for every task, so either all or none are handled.
-      if (!table.attend_chunk(args)) handled.store(false);
-    }
+    const auto c = static_cast<std::int64_t>(task / static_cast<std::size_t>(cache.n_head_kv));
+    const int g = static_cast<int>(task % static_cast<std::size_t>(cache.n_head_kv));
+    const std::int64_t t0 = c * chunk;
+    std::int64_t lo[16];
+    std::int64_t hi[16];
+    AttendChunkArgs args{};
+    args.n_tokens = static_cast<int>(std::min(chunk, n_tokens - t0));
+    for (int i = 0; i < args.n_tokens; ++i) std::tie(lo[i], hi[i]) = visible_range(params, pos, n_kv, t0 + i);
+    args.k = cache.k + static_cast<std::int64_t>(g) * head_dim;
+    args.v = cache.v + static_cast<std::int64_t>(g) * head_dim;
+    args.kv_row = static_cast<std::int64_t>(cache.n_head_kv) * head_dim;
+    args.group = group;
+    args.lo = lo;
+    args.hi = hi;
+    args.kv_mask = params.causal ? nullptr : kv_mask;
+    args.q_stride = static_cast<std::int64_t>(params.n_head) * head_dim;
+    args.out_stride = args.q_stride;
+    const std::int64_t first = t0 * args.q_stride + static_cast<std::int64_t>(g) * group * head_dim;
+    args.q = q + first;
+    args.out = out + first;
+    args.head_dim = head_dim;
+    args.scale = params.scale;
+    args.scratch = scratch;
+    // The shapes are the same for every task, so either all or none are handled.
+    if (!table.attend_chunk(args)) handled.store(false);
   });
   return handled.load();
 }
@@ -284,27 +294,25 @@ void attention(KernelContext& ctx, const AttentionParams& params, const KvCacheV
   // covering the `group` query heads g * group .. (g + 1) * group - 1, which share
   // that kv head and sit next to each other in q and out.
   const auto n_tasks = static_cast<std::size_t>(n_tokens) * static_cast<std::size_t>(cache.n_head_kv);
-  ctx.pool().parallel_for(n_tasks, [&](std::size_t begin, std::size_t end, int thread) {
+  for_each_task_strided(ctx, n_tasks, [&](std::size_t task, int thread) {
     // scratch: scores [group][n_kv], then acc [head_dim] for the generic loop.
     float* scratch = ctx.thread_scratch(thread, static_cast<std::size_t>(group * n_kv + head_dim));
-    for (std::size_t task = begin; task < end; ++task) {
-      const auto t = static_cast<std::int64_t>(task / static_cast<std::size_t>(cache.n_head_kv));
-      const int g = static_cast<int>(task % static_cast<std::size_t>(cache.n_head_kv));
-      AttendArgs args{};
-      args.k = cache.k + static_cast<std::int64_t>(g) * head_dim;
-      args.v = cache.v + static_cast<std::int64_t>(g) * head_dim;
-      args.kv_row = kv_row;
-      std::tie(args.lo, args.hi) = visible_range(params, pos, n_kv, t);
-      args.kv_mask = params.causal ? nullptr : kv_mask;
-      const std::int64_t first = (t * params.n_head + static_cast<std::int64_t>(g) * group) * head_dim;
-      args.q = q + first;
-      args.out = out + first;
-      args.n_q = group;
-      args.head_dim = head_dim;
-      args.scale = params.scale;
-      args.scores = scratch;
-      attend_generic(table, args, scratch + group * n_kv);
-    }
+    const auto t = static_cast<std::int64_t>(task / static_cast<std::size_t>(cache.n_head_kv));
+    const int g = static_cast<int>(task % static_cast<std::size_t>(cache.n_head_kv));
+    AttendArgs args{};
+    args.k = cache.k + static_cast<std::int64_t>(g) * head_dim;
+    args.v = cache.v + static_cast<std::int64_t>(g) * head_dim;
+    args.kv_row = kv_row;
+    std::tie(args.lo, args.hi) = visible_range(params, pos, n_kv, t);
+    args.kv_mask = params.causal ? nullptr : kv_mask;
+    const std::int64_t first = (t * params.n_head + static_cast<std::int64_t>(g) * group) * head_dim;
+    args.q = q + first;
+    args.out = out + first;
+    args.n_q = group;
+    args.head_dim = head_dim;
+    args.scale = params.scale;
+    args.scores = scratch;
+    attend_generic(table, args, scratch + group * n_kv);
   });
 }
 
