@@ -107,6 +107,32 @@ inline __m512 join_f16(std::uint16_t lo, std::uint16_t hi) {
   return _mm512_cvtph_ps(both);
 }
 
+// Codes of two blocks of 32 weights packed as in Q4_0, Q4_1, Q5_0 and Q5_1: weight
+// j < 16 in the low nibble of qs[j] and weight j + 16 in its high nibble. Bytes
+// 0-31 of the result are block 0's 32 codes in order and bytes 32-63 block 1's
+// (zero when qs1 is null). The 128-bit lanes are [q0, q0, q1, q1], with the
+// second and fourth shifted down a nibble.
+inline __m512i nibble_pair(const std::uint8_t* qs0, const std::uint8_t* qs1) {
+  const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs0));
+  const __m128i q1 = qs1 != nullptr ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs1)) : _mm_setzero_si128();
+  const __m512i both = _mm512_castsi256_si512(_mm256_set_m128i(q1, q0));
+  const __m512i spread = _mm512_shuffle_i64x2(both, both, _MM_SHUFFLE(1, 1, 0, 0));
+  const __m512i shifted = _mm512_mask_srli_epi64(spread, static_cast<__mmask8>(0xcc), spread, 4);
+  return _mm512_and_si512(shifted, _mm512_set1_epi8(0x0f));
+}
+
+// The fifth bit of Q5_0 and Q5_1 codes in the byte order of nibble_pair: 0x10 in
+// byte j where bit j of the 32-bit qh0 is set, and in byte 32 + j for qh1 (absent
+// when null). A 64-bit mask register turns the bits into bytes in one instruction.
+inline __m512i high_bit_pair(const std::uint8_t* qh0, const std::uint8_t* qh1) {
+  std::uint32_t bits0 = 0;
+  std::uint32_t bits1 = 0;
+  std::memcpy(&bits0, qh0, sizeof(bits0));
+  if (qh1 != nullptr) std::memcpy(&bits1, qh1, sizeof(bits1));
+  const auto mask = static_cast<__mmask64>(bits0 | (static_cast<std::uint64_t>(bits1) << 32));
+  return _mm512_maskz_mov_epi8(mask, _mm512_set1_epi8(0x10));
+}
+
 // Q4_0 read as unsigned nibbles q in [0, 16) instead of q - 8. Since sum (q - 8) x
 // equals sum q x - 8 sum x, the weights skip the signed conversion. The term
 // -8 sum x is computed once per activation block pair and seeds every row's vpdpbusd.
@@ -117,16 +143,35 @@ struct Q4_0Nibbles {
   static constexpr int kOffset = 8;
   static float min(const Block&) { return 0.0f; }
 
-  // Lanes of 128 bits: low nibbles of blk[0], its high nibbles, then the same
-  // for blk[1] (zero when there is no second block, which is then never read).
+  // Zero codes stand in for an absent second block, whose scale is zero too.
+  static __m512i pair_values(const Block* blk, bool pair) { return nibble_pair(blk[0].qs, pair ? blk[1].qs : nullptr); }
+};
+
+// Q5_0 as unsigned codes q in [0, 32) with value q - 16, the same arrangement as
+// Q4_0Nibbles: the term -16 sum x comes prepared with x. The integer sums equal
+// those of the signed form exactly, so the results keep their bits.
+struct Q5_0Nibbles {
+  using Block = block_q5_0;
+  static constexpr bool kUnsigned = true;
+  static constexpr bool kMin = false;
+  static constexpr int kOffset = 16;
+  static float min(const Block&) { return 0.0f; }
   static __m512i pair_values(const Block* blk, bool pair) {
-    const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[0].qs));
-    const __m128i q1 = pair ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[1].qs)) : _mm_setzero_si128();
-    const __m512i both = _mm512_castsi256_si512(_mm256_set_m128i(q1, q0));
-    // [q0, q0, q1, q1], then the high nibbles of the second and fourth lanes shifted down.
-    const __m512i spread = _mm512_shuffle_i64x2(both, both, _MM_SHUFFLE(1, 1, 0, 0));
-    const __m512i shifted = _mm512_mask_srli_epi64(spread, static_cast<__mmask8>(0xcc), spread, 4);
-    return _mm512_and_si512(shifted, _mm512_set1_epi8(0x0f));
+    return _mm512_or_si512(nibble_pair(blk[0].qs, pair ? blk[1].qs : nullptr),
+                           high_bit_pair(blk[0].qh, pair ? blk[1].qh : nullptr));
+  }
+};
+
+// Q4_1 and Q5_1 (unsigned codes with a block minimum) with both blocks of a pair
+// decoded in 512-bit registers instead of two 256-bit halves.
+struct Q4_1Pair : Q4_1W {
+  static __m512i pair_values(const Block* blk, bool pair) { return nibble_pair(blk[0].qs, pair ? blk[1].qs : nullptr); }
+};
+
+struct Q5_1Pair : Q5_1W {
+  static __m512i pair_values(const Block* blk, bool pair) {
+    return _mm512_or_si512(nibble_pair(blk[0].qs, pair ? blk[1].qs : nullptr),
+                           high_bit_pair(blk[0].qh, pair ? blk[1].qh : nullptr));
   }
 };
 
@@ -317,10 +362,10 @@ void fill_avx512_matmul(KernelTable& table, bool vnni) {
   };
   set_quant(GgmlType::Q8_0, GgmlType::Q8_0, quantize_q8_0_simd, quant_rows<Q8_0Biased, block_q8_0, 4, 4>);
   set_quant(GgmlType::Q4_0, GgmlType::Q8_0, quantize_q8_0_simd, quant_rows<Q4_0Nibbles, block_q8_0, 4, 4>);
-  set_quant(GgmlType::Q5_0, GgmlType::Q8_0, quantize_q8_0_simd, quant_rows<Q5_0W, block_q8_0, 4, 4>);
+  set_quant(GgmlType::Q5_0, GgmlType::Q8_0, quantize_q8_0_simd, quant_rows<Q5_0Nibbles, block_q8_0, 4, 4>);
   set_quant(GgmlType::IQ4_NL, GgmlType::Q8_0, quantize_q8_0_simd, quant_rows<IQ4NLW, block_q8_0, 4, 4>);
-  set_quant(GgmlType::Q4_1, GgmlType::Q8_1, quantize_q8_1_simd, quant_rows<Q4_1W, block_q8_1, 4, 4>);
-  set_quant(GgmlType::Q5_1, GgmlType::Q8_1, quantize_q8_1_simd, quant_rows<Q5_1W, block_q8_1, 4, 4>);
+  set_quant(GgmlType::Q4_1, GgmlType::Q8_1, quantize_q8_1_simd, quant_rows<Q4_1Pair, block_q8_1, 4, 4>);
+  set_quant(GgmlType::Q5_1, GgmlType::Q8_1, quantize_q8_1_simd, quant_rows<Q5_1Pair, block_q8_1, 4, 4>);
 }
 
 }  // namespace qrag::kernels
