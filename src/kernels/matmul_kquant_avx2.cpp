@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "kernels/dispatch.h"
+#include "kernels/simd_quant.h"
 #include "kernels/tiles.h"
 #include "tensor/blocks.h"
 
@@ -287,12 +288,16 @@ void rows(const MatmulArgs& args, std::int64_t row_begin, std::int64_t row_end) 
 }  // namespace
 
 void fill_avx2_kquant(KernelTable& table) {
-  // The activation quantizer stays the scalar Q8_K one set by fill_scalar_matmul.
-  table.matmul[static_cast<int>(GgmlType::Q2_K)].rows = rows<KQuantTile<Q2K>>;
-  table.matmul[static_cast<int>(GgmlType::Q3_K)].rows = rows<KQuantTile<Q3K>>;
-  table.matmul[static_cast<int>(GgmlType::Q4_K)].rows = rows<KQuantTile<Q4K>>;
-  table.matmul[static_cast<int>(GgmlType::Q5_K)].rows = rows<KQuantTile<Q5K>>;
-  table.matmul[static_cast<int>(GgmlType::Q6_K)].rows = rows<KQuantTile<Q6K>>;
+  const auto set = [&](GgmlType type, MatmulRowsFn fn) {
+    MatmulKernel& kernel = table.matmul[static_cast<int>(type)];
+    kernel.quantize = quantize_q8_k_simd;  // the reference's bits, see quantize_block_q8_k
+    kernel.rows = fn;
+  };
+  set(GgmlType::Q2_K, rows<KQuantTile<Q2K>>);
+  set(GgmlType::Q3_K, rows<KQuantTile<Q3K>>);
+  set(GgmlType::Q4_K, rows<KQuantTile<Q4K>>);
+  set(GgmlType::Q5_K, rows<KQuantTile<Q5K>>);
+  set(GgmlType::Q6_K, rows<KQuantTile<Q6K>>);
 }
 
 }  // namespace qrag::kernels

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "tensor/blocks.h"
+#include "tensor/quantize.h"
 
 namespace qrag::kernels {
 namespace {
@@ -20,6 +21,7 @@ using tensor::block_q5_0;
 using tensor::block_q5_1;
 using tensor::block_q8_0;
 using tensor::block_q8_1;
+using tensor::block_q8_K;
 
 inline float f16_to_f32(std::uint16_t h) { return _cvtsh_ss(h); }
 
@@ -162,6 +164,75 @@ inline void quantize_q8_1_simd(const float* x, void* out, std::int64_t n) {
     y[i].d = static_cast<std::uint16_t>(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
     const int sum = sum_i8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs)));
     y[i].s = static_cast<std::uint16_t>(_cvtss_sh(static_cast<float>(sum) * d, _MM_FROUND_TO_NEAREST_INT));
+  }
+}
+
+// Quantizes the 256 floats of one Q8_K block with the reference's bits: max is the
+// first value of largest magnitude, iscale = -127 / max, codes min(127, round(iscale
+// x)) with ties to even (the reference's magic-number rounding), and d = 1 / iscale.
+// Returns false, writing nothing, when the block holds a NaN or an infinity.
+inline bool quantize_block_q8_k(const float* x, block_q8_K& y) {
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  const __m256 infinity = _mm256_set1_ps(__builtin_inff());
+  __m256 amax = _mm256_setzero_ps();
+  __m256 bad = _mm256_setzero_ps();  // lanes that saw |x| >= inf or NaN (unordered)
+  for (int i = 0; i < 32; ++i) {
+    const __m256 magnitude = _mm256_and_ps(_mm256_loadu_ps(x + 8 * i), abs_mask);
+    amax = _mm256_max_ps(amax, magnitude);
+    bad = _mm256_or_ps(bad, _mm256_cmp_ps(magnitude, infinity, _CMP_NLT_UQ));
+  }
+  if (_mm256_movemask_ps(bad) != 0) return false;
+
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  const float largest = _mm_cvtss_f32(m);
+  if (largest == 0.0f) {
+    std::memset(&y, 0, sizeof(y));
+    return true;
+  }
+
+  // The reference keeps the first value whose magnitude is the largest.
+  float max = 0.0f;
+  for (int i = 0; i < 32; ++i) {
+    const __m256 magnitude = _mm256_and_ps(_mm256_loadu_ps(x + 8 * i), abs_mask);
+    const int hits = _mm256_movemask_ps(_mm256_cmp_ps(magnitude, _mm256_set1_ps(largest), _CMP_EQ_OQ));
+    if (hits != 0) {
+      max = x[8 * i + __builtin_ctz(static_cast<unsigned>(hits))];
+      break;
+    }
+  }
+
+  const float iscale = -127.0f / max;
+  const __m256 scale = _mm256_set1_ps(iscale);
+  const __m256i top = _mm256_set1_epi32(127);
+  for (int i = 0; i < 8; ++i) {
+    __m256i q[4];
+    for (int j = 0; j < 4; ++j) {
+      const __m256 v = _mm256_mul_ps(scale, _mm256_loadu_ps(x + 32 * i + 8 * j));
+      q[j] = _mm256_min_epi32(_mm256_cvtps_epi32(v), top);  // MXCSR default: ties to even
+    }
+    // packs interleave the 128-bit lanes; the permute restores element order.
+    const __m256i q16 = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+    const __m256i ordered = _mm256_permutevar8x32_epi32(q16, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y.qs + 32 * i), ordered);
+    // bsums of the two 16-code halves: int16 pair sums, then the four int32 of each half.
+    const __m256i pairs = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), ordered), _mm256_set1_epi16(1));
+    const __m256i halves = _mm256_hadd_epi32(pairs, pairs);  // lanes 0-1: half 0, lanes 4-5: half 1
+    const __m256i sums = _mm256_hadd_epi32(halves, halves);
+    y.bsums[2 * i] = static_cast<std::int16_t>(_mm256_extract_epi32(sums, 0));
+    y.bsums[2 * i + 1] = static_cast<std::int16_t>(_mm256_extract_epi32(sums, 4));
+  }
+  y.d = 1.0f / iscale;
+  return true;
+}
+
+// Q8_K activations for the K-quant matmuls. A block with a NaN or an infinity goes
+// through tensor::quantize_row, which raises qrag::Error naming the value.
+inline void quantize_q8_k_simd(const float* x, void* out, std::int64_t n) {
+  auto* y = static_cast<block_q8_K*>(out);
+  for (std::int64_t i = 0; i < n / 256; ++i) {
+    if (!quantize_block_q8_k(x + 256 * i, y[i])) tensor::quantize_row(tensor::GgmlType::Q8_K, x, out, n);
   }
 }
 

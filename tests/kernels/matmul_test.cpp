@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 #include "core/error.h"
 #include "gguf/ggml_type.h"
@@ -274,6 +275,38 @@ TEST(Matmul, ActivationQuantizersBitIdentical) {
         EXPECT_EQ(0, std::memcmp(expected.data(), actual.data(), bytes))
             << isa_name(level) << " " << gguf::type_name(kernel.act_type) << " K=" << k;
       }
+    }
+  }
+}
+
+// The Q8_K quantizer's edge cases: the first value of largest magnitude sets the
+// sign of the scale, codes that land exactly halfway round to even, and a NaN or
+// an infinity raises the reference's error.
+TEST(Matmul, Q8KQuantizerEdgeCases) {
+  constexpr std::int64_t k = 5 * 256;
+  std::vector<float> x = random_floats(static_cast<std::size_t>(k), 99, 2.0f);
+  std::fill(x.begin(), x.begin() + 256, 0.0f);  // block 0: all zero
+  x[256 + 5] = 3.0f;                             // block 1: +3 before -3
+  x[256 + 9] = -3.0f;
+  x[512 + 5] = -3.0f;                            // block 2: -3 before +3
+  x[512 + 9] = 3.0f;
+  for (std::int64_t i = 0; i < 256; ++i) {       // block 3: max -127, so iscale is 1 and x.5 ties
+    x[static_cast<std::size_t>(768 + i)] = static_cast<float>(i % 64) - 31.5f;
+  }
+  x[768] = -127.0f;
+  for (IsaLevel level : simd_levels()) {
+    const MatmulKernel& kernel = kernel_table(level).matmul[static_cast<int>(GgmlType::Q4_K)];
+    ASSERT_EQ(kernel.act_type, GgmlType::Q8_K);
+    const std::size_t bytes = gguf::row_size(GgmlType::Q8_K, k);
+    std::vector<std::byte> expected(bytes);
+    std::vector<std::byte> actual(bytes);
+    tensor::quantize_row(GgmlType::Q8_K, x.data(), expected.data(), k);
+    kernel.quantize(x.data(), actual.data(), k);
+    EXPECT_EQ(0, std::memcmp(expected.data(), actual.data(), bytes)) << isa_name(level);
+    for (const float bad : {std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN()}) {
+      std::vector<float> with_bad = x;
+      with_bad[1000] = bad;
+      EXPECT_THROW(kernel.quantize(with_bad.data(), actual.data(), k), Error) << isa_name(level) << " " << bad;
     }
   }
 }
