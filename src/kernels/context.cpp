@@ -22,7 +22,9 @@ KernelTable build_table(IsaLevel level) {
     fill_avx2_vec(table);
   }
   if (level == IsaLevel::kAvx512) {
-    fill_avx512_matmul(table, core::detect_cpu_features().avx512vnni);
+    const bool vnni = core::detect_cpu_features().avx512vnni;
+    fill_avx512_matmul(table, vnni);
+    if (vnni) fill_avx512_kquant(table);
     fill_avx512_vec(table);
     fill_avx512_attention(table);
   }

@@ -140,6 +140,9 @@ void fill_avx2_vec(KernelTable& table);
 void fill_avx512_matmul(KernelTable& table, bool vnni);
 void fill_avx512_vec(KernelTable& table);
 void fill_avx512_attention(KernelTable& table);
+// K-quant tiles with vpdpwssd; call only when the CPU has AVX512_VNNI (keeps the
+// AVX2 activation quantizer).
+void fill_avx512_kquant(KernelTable& table);
 
 // The immutable table of a level, built on first use (thread-safe). The caller
 // must have checked that the CPU supports the level.
