@@ -133,6 +133,13 @@ inline __m512i high_bit_pair(const std::uint8_t* qh0, const std::uint8_t* qh1) {
   return _mm512_maskz_mov_epi8(mask, _mm512_set1_epi8(0x10));
 }
 
+// Five-bit codes of a Q5_0 or Q5_1 block pair (blk[1] absent unless `pair`).
+template <class Block>
+inline __m512i five_bit_pair(const Block* blk, bool pair) {
+  return _mm512_or_si512(nibble_pair(blk[0].qs, pair ? blk[1].qs : nullptr),
+                         high_bit_pair(blk[0].qh, pair ? blk[1].qh : nullptr));
+}
+
 // Q4_0 read as unsigned nibbles q in [0, 16) instead of q - 8. Since sum (q - 8) x
 // equals sum q x - 8 sum x, the weights skip the signed conversion. The term
 // -8 sum x is computed once per activation block pair and seeds every row's vpdpbusd.
@@ -156,10 +163,7 @@ struct Q5_0Nibbles {
   static constexpr bool kMin = false;
   static constexpr int kOffset = 16;
   static float min(const Block&) { return 0.0f; }
-  static __m512i pair_values(const Block* blk, bool pair) {
-    return _mm512_or_si512(nibble_pair(blk[0].qs, pair ? blk[1].qs : nullptr),
-                           high_bit_pair(blk[0].qh, pair ? blk[1].qh : nullptr));
-  }
+  static __m512i pair_values(const Block* blk, bool pair) { return five_bit_pair(blk, pair); }
 };
 
 // Q4_1 and Q5_1 (unsigned codes with a block minimum) with both blocks of a pair
@@ -169,10 +173,7 @@ struct Q4_1Pair : Q4_1W {
 };
 
 struct Q5_1Pair : Q5_1W {
-  static __m512i pair_values(const Block* blk, bool pair) {
-    return _mm512_or_si512(nibble_pair(blk[0].qs, pair ? blk[1].qs : nullptr),
-                           high_bit_pair(blk[0].qh, pair ? blk[1].qh : nullptr));
-  }
+  static __m512i pair_values(const Block* blk, bool pair) { return five_bit_pair(blk, pair); }
 };
 
 // Q8_0 with its signed codes w read as w + 128 (XOR 0x80), so that vpdpbusd takes
