@@ -26,7 +26,8 @@ struct SyntheticSpec {
 };
 
 // Parses SHAPE:TYPE. Known shapes: "smollm2-135m" (n_embd 576, 30 layers, 9 heads,
-// 3 KV heads, n_ff 1536, vocab 50257) and "stories260k". Throws qrag::Error
+// 3 KV heads, n_ff 1536, vocab 50257), "stories260k" and "tinyllama-1.1b" (n_embd
+// 2048, 22 layers, 32 heads, 4 KV heads, n_ff 5632, vocab 32000). Throws qrag::Error
 // listing the known names otherwise.
 SyntheticSpec parse_synthetic_spec(std::string_view text);
 
