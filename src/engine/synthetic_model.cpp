@@ -18,7 +18,7 @@ namespace {
 
 using gguf::GgmlType;
 
-// TinyLlama-1.1B's shape makes files of 0.6-2.2 GB, larger than any last-level cache,
+// TinyLlama-1.1B's shape makes files of 0.6-2.2 GB, larger than most last-level caches,
 // for measuring generation against the memory bandwidth.
 constexpr std::array kShapes = {
     SyntheticShape{"smollm2-135m", 50257, 576, 30, 9, 3, 1536},
