@@ -1,6 +1,8 @@
 // Model loading: architecture lookup, hyper-parameters and shape-checked weights.
 #include "model/model.h"
 
+#include <algorithm>
+
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
@@ -16,9 +18,10 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path, core::Mapp
     std::unique_ptr<Model> model(new Model(gguf::GgufFile::open(path, mode)));
     if (mode == core::MappedFile::Mode::kRead) {
       const core::MappedFile& bytes = model->file_.mapped();
+      // The copy is rounded up to whole 2 MiB pages, so its last huge page extends past the file.
+      const std::size_t huge = std::min(bytes.huge_page_bytes(), bytes.size());
       spdlog::info("{}: read {:.1f} MiB into memory, {:.1f} MiB of it in huge pages", path.string(),
-                   static_cast<double>(bytes.size()) / (1 << 20),
-                   static_cast<double>(bytes.huge_page_bytes()) / (1 << 20));
+                   static_cast<double>(bytes.size()) / (1 << 20), static_cast<double>(huge) / (1 << 20));
     }
     const std::string arch = model->file_.architecture();
     model->arch_ = find_arch(arch);
