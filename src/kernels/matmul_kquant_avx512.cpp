@@ -28,7 +28,7 @@ inline __m512i join_halves(__m256i lo, __m256i hi) {
 // The AVX2 dot's integer lanes with half the instructions: maddubs over two groups
 // at once, then vpdpwssd, which multiplies by the scales and adds the int16 pairs
 // into the int32 accumulator in one step (exact, as madd plus add). Lanes 8-15 sum
-// the odd groups and are folded onto lanes 0-7 at the end, so each lane holds the
+// the odd groups and are folded onto lanes 0-7 at the end, so each lane contains the
 // same integer as in Avx2Dot.
 struct VnniDot {
   using Prepared = PairedBlock;
