@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "gguf/gguf_writer.h"
 #include "tensor/quantize.h"
+#include "tokenizer/tokenizer.h"
 
 namespace qrag::engine {
 namespace {
@@ -64,6 +65,44 @@ void add_metadata(gguf::GgufWriter& writer, const SyntheticShape& s) {
   writer.add_metadata("llama.attention.layer_norm_rms_epsilon", Value{1e-5f});
 }
 
+// A SentencePiece-style vocabulary of n_vocab tokens: <unk>, <s>, </s>, the 256 byte
+// tokens, the word-start piece "\u2581", then filler pieces "\u2581t<id>". It makes the
+// file loadable by tools that require a tokenizer (qrag generate, llama.cpp's
+// llama-bench), so the same file can be timed by both. Generated text is meaningless
+// because the weights are random.
+void add_vocabulary(gguf::GgufWriter& writer, std::int64_t n_vocab) {
+  using gguf::Value;
+  using gguf::ValueType;
+  using tokenizer::TokenType;
+  constexpr std::int64_t kFirstFiller = 3 + 256 + 1;
+  if (n_vocab < kFirstFiller) {
+    throw Error(fmt::format("synthetic vocabulary of {} tokens is smaller than the {} fixed ones", n_vocab, kFirstFiller));
+  }
+  gguf::Array tokens{ValueType::STRING, {}};
+  gguf::Array scores{ValueType::FLOAT32, {}};
+  gguf::Array types{ValueType::INT32, {}};
+  auto add = [&](std::string text, float score, TokenType type) {
+    tokens.items.push_back(Value{std::move(text)});
+    scores.items.push_back(Value{score});
+    types.items.push_back(Value{static_cast<std::int32_t>(type)});
+  };
+  add("<unk>", 0.0f, TokenType::kUnknown);
+  add("<s>", 0.0f, TokenType::kControl);
+  add("</s>", 0.0f, TokenType::kControl);
+  for (int byte = 0; byte < 256; ++byte) add(fmt::format("<0x{:02X}>", byte), 0.0f, TokenType::kByte);
+  add("\u2581", 0.0f, TokenType::kNormal);
+  for (std::int64_t id = kFirstFiller; id < n_vocab; ++id) {
+    add(fmt::format("\u2581t{}", id), -static_cast<float>(id), TokenType::kNormal);
+  }
+  writer.add_metadata("tokenizer.ggml.model", Value{std::string("llama")});
+  writer.add_metadata("tokenizer.ggml.tokens", Value{std::move(tokens)});
+  writer.add_metadata("tokenizer.ggml.scores", Value{std::move(scores)});
+  writer.add_metadata("tokenizer.ggml.token_type", Value{std::move(types)});
+  writer.add_metadata("tokenizer.ggml.unknown_token_id", Value{std::uint32_t{0}});
+  writer.add_metadata("tokenizer.ggml.bos_token_id", Value{std::uint32_t{1}});
+  writer.add_metadata("tokenizer.ggml.eos_token_id", Value{std::uint32_t{2}});
+}
+
 }  // namespace
 
 SyntheticSpec parse_synthetic_spec(std::string_view text) {
@@ -99,6 +138,7 @@ std::filesystem::path write_synthetic_model(const SyntheticSpec& spec, const std
 
   gguf::GgufWriter writer;
   add_metadata(writer, s);
+  add_vocabulary(writer, s.n_vocab);
   const std::int64_t head_dim = s.n_embd / s.n_head;
   auto matrix = [&](const std::string& name, std::int64_t il, std::int64_t n_cols, std::int64_t n_rows) {
     const std::array<std::int64_t, 2> ne{n_cols, n_rows};

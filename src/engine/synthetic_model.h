@@ -33,7 +33,8 @@ SyntheticSpec parse_synthetic_spec(std::string_view text);
 
 // Writes the model to `dir`/<shape>-<type>.gguf unless that file exists, and
 // returns its path. Weights are N(0, 0.02) from a fixed seed, norms are 1,
-// and the output matrix is separate. "q4_k_m" follows llama.cpp's mix: Q4_K
+// the output matrix is separate, and the vocabulary is a SentencePiece one of byte
+// and filler tokens (loadable by llama.cpp too). "q4_k_m" follows llama.cpp's mix: Q4_K
 // matrices with Q6_K for output and attn_v/ffn_down of every other layer, and
 // Q5_0 (Q8_0 for the Q6_K ones) where a row length is not a multiple of 256.
 std::filesystem::path write_synthetic_model(const SyntheticSpec& spec, const std::filesystem::path& dir);

@@ -8,6 +8,7 @@
 #include "common/test_paths.h"
 #include "core/error.h"
 #include "model/model.h"
+#include "tokenizer/tokenizer.h"
 
 namespace qrag::engine {
 namespace {
@@ -57,6 +58,22 @@ TEST(SyntheticModel, WrittenFileLoads) {
   EXPECT_EQ(model->file().tensor("blk.1.attn_q.weight").type, gguf::GgmlType::Q5_0);
   EXPECT_EQ(model->file().tensor("output.weight").type, gguf::GgmlType::Q8_0);
   EXPECT_EQ(model->file().tensor("blk.0.ffn_norm.weight").type, gguf::GgmlType::F32);
+
+  // The vocabulary fills the embedding rows. Text encodes to BOS, the word-start piece
+  // and byte tokens (no filler piece matches), and decodes back.
+  const auto tok = tokenizer::Tokenizer::from_gguf(model->file());
+  EXPECT_EQ(tok.n_vocab(), 512);
+  EXPECT_EQ(tok.bos(), 1);
+  EXPECT_EQ(tok.eos(), 2);
+  EXPECT_EQ(tok.token_text(3 + 'h'), "<0x68>");
+  EXPECT_EQ(tok.token_text(511), "\u2581t511");
+  const std::vector<std::int32_t> ids = tok.encode("hi", true, false);
+  ASSERT_EQ(ids.size(), 4u);  // BOS, U+2581, 'h', 'i'
+  EXPECT_EQ(ids[0], 1);
+  EXPECT_EQ(ids[1], 259);
+  EXPECT_EQ(ids[2], 3 + 'h');
+  EXPECT_EQ(ids[3], 3 + 'i');
+  EXPECT_EQ(tok.decode(ids, false), " hi");
 }
 
 }  // namespace
