@@ -234,7 +234,7 @@ TEST(Matmul, ReferenceF32MatchesBruteForce) {
 TEST(Matmul, IdenticalAcrossThreadCounts) {
   std::vector<IsaLevel> levels = simd_levels();
   levels.push_back(IsaLevel::kScalar);
-  for (GgmlType type : {GgmlType::F32, GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_1,
+  for (GgmlType type : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_1,
                         GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
     const std::int64_t k = 512;
     const std::int64_t n = 257;
