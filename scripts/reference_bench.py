@@ -7,12 +7,14 @@ reference oracle, never part of qrag), so both engines can be timed on the same 
 and cores:
 
     python3 -m venv /tmp/llcpp
-    CMAKE_ARGS="-DGGML_NATIVE=ON" /tmp/llcpp/bin/pip install llama-cpp-python
+    CMAKE_ARGS="-DGGML_NATIVE=ON" /tmp/llcpp/bin/pip install llama-cpp-python==0.3.10
     build/release/qrag bench --synthetic smollm2-135m:q4_0 -p 512 -n 128 -t 2 -r 5
     /tmp/llcpp/bin/python scripts/reference_bench.py \\
         -m /tmp/qrag-synthetic/synthetic-smollm2-135m-q4_0.gguf -p 512 -n 128 -t 2 -r 5
 
-The package compiles llama.cpp from source for the host's instruction set. Each test
+The package compiles llama.cpp from source for the host's instruction set. Where the
+CPU reports AMX but a VM faults on it (SIGILL in ggml_backend_amx_mul_mat), build with
+GGML_NATIVE=OFF and the ISA flags listed in docs/performance.md instead. Each test
 follows llama-bench: a fresh KV cache, BOS then uniformly random token ids, pp as
 batches of at most n_batch tokens (micro-batches of 512), tg as one token per decode,
 one warm-up run first. Rates are tokens/s: median, min and max over the repetitions.
@@ -66,7 +68,7 @@ def decode(ctx, tokens):
     array = (llama_cpp.llama_token * len(tokens))(*tokens)
     rc = llama_cpp.llama_decode(ctx, llama_cpp.llama_batch_get_one(array, len(tokens)))
     if rc != 0:
-        raise RuntimeError(f"llama_decode returned {rc}")
+        raise RuntimeError(f"llama_decode failed with code {rc}")
 
 
 def clear_cache(ctx):
@@ -116,10 +118,10 @@ def bench_model(path, args):
     start = time.perf_counter()
     model = llama_cpp.llama_model_load_from_file(path.encode(), model_params)
     if not model:
-        raise RuntimeError(f"{path}: llama.cpp could not load the model")
+        raise RuntimeError(f"{path}: llama.cpp failed to load the model (its log on stderr gives the reason)")
     ctx = llama_cpp.llama_init_from_model(model, context_params(args, args.n_prompt + args.n_gen))
     if not ctx:
-        raise RuntimeError(f"{path}: llama.cpp could not create a context")
+        raise RuntimeError(f"{path}: llama.cpp failed to create a context (its log on stderr gives the reason)")
     load_s = time.perf_counter() - start
 
     vocab = llama_cpp.llama_model_get_vocab(model)
@@ -163,11 +165,14 @@ def main():
     if args.repetitions < 1:
         sys.exit("reference_bench.py: -r must be at least 1")
     llama_cpp.llama_backend_init()
-    # llama.cpp logs every load step to stderr; keep only the rows here.
+    # llama.cpp logs every load step to stderr, so the table alone goes to stdout.
     paths = [p for value in args.model for p in value.split(",") if p]
     rows = []
     for path in paths:
-        rows.append(bench_model(path, args))
+        try:
+            rows.append(bench_model(path, args))
+        except RuntimeError as error:
+            sys.exit(f"reference_bench.py: {error}")
         if args.output == "md":
             print(f"done: {path}", file=sys.stderr)
     if args.output == "json":

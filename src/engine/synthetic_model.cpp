@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/error.h"
+#include "gguf/gguf_file.h"
 #include "gguf/gguf_writer.h"
 #include "tensor/quantize.h"
 #include "tokenizer/tokenizer.h"
@@ -76,8 +77,10 @@ void add_vocabulary(gguf::GgufWriter& writer, std::int64_t n_vocab) {
   using tokenizer::TokenType;
   constexpr std::int64_t kFirstFiller = 3 + 256 + 1;
   if (n_vocab < kFirstFiller) {
-    throw Error(fmt::format("synthetic vocabulary of {} tokens is smaller than the {} fixed ones", n_vocab, kFirstFiller));
+    throw Error(fmt::format("synthetic model: n_vocab {} is below the {} fixed tokens of its vocabulary", n_vocab,
+                            kFirstFiller));
   }
+
   gguf::Array tokens{ValueType::STRING, {}};
   gguf::Array scores{ValueType::FLOAT32, {}};
   gguf::Array types{ValueType::INT32, {}};
@@ -86,6 +89,7 @@ void add_vocabulary(gguf::GgufWriter& writer, std::int64_t n_vocab) {
     scores.items.push_back(Value{score});
     types.items.push_back(Value{static_cast<std::int32_t>(type)});
   };
+
   add("<unk>", 0.0f, TokenType::kUnknown);
   add("<s>", 0.0f, TokenType::kControl);
   add("</s>", 0.0f, TokenType::kControl);
@@ -94,6 +98,7 @@ void add_vocabulary(gguf::GgufWriter& writer, std::int64_t n_vocab) {
   for (std::int64_t id = kFirstFiller; id < n_vocab; ++id) {
     add(fmt::format("\u2581t{}", id), -static_cast<float>(id), TokenType::kNormal);
   }
+
   writer.add_metadata("tokenizer.ggml.model", Value{std::string("llama")});
   writer.add_metadata("tokenizer.ggml.tokens", Value{std::move(tokens)});
   writer.add_metadata("tokenizer.ggml.scores", Value{std::move(scores)});
@@ -132,7 +137,11 @@ SyntheticSpec parse_synthetic_spec(std::string_view text) {
 std::filesystem::path write_synthetic_model(const SyntheticSpec& spec, const std::filesystem::path& dir) {
   const SyntheticShape& s = spec.shape;
   const std::filesystem::path path = dir / fmt::format("synthetic-{}-{}.gguf", s.name, spec.type);
-  if (std::filesystem::exists(path)) return path;
+  if (std::filesystem::exists(path)) {
+    if (gguf::GgufFile::open(path).find("tokenizer.ggml.tokens") != nullptr) return path;
+    // Files written before synthetic models carried a vocabulary cannot be loaded by llama.cpp.
+    spdlog::info("{} has no vocabulary; writing it again", path.string());
+  }
   std::filesystem::create_directories(dir);
   spdlog::info("writing synthetic model {}", path.string());
 

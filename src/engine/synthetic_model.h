@@ -31,8 +31,8 @@ struct SyntheticSpec {
 // listing the known names otherwise.
 SyntheticSpec parse_synthetic_spec(std::string_view text);
 
-// Writes the model to `dir`/<shape>-<type>.gguf unless that file exists, and
-// returns its path. Weights are N(0, 0.02) from a fixed seed, norms are 1,
+// Writes the model to `dir`/<shape>-<type>.gguf unless that file exists with a
+// vocabulary, and returns its path. Weights are N(0, 0.02) from a fixed seed, norms are 1,
 // the output matrix is separate, and the vocabulary is a SentencePiece one of byte
 // and filler tokens (loadable by llama.cpp too). "q4_k_m" follows llama.cpp's mix: Q4_K
 // matrices with Q6_K for output and attn_v/ffn_down of every other layer, and

@@ -7,6 +7,8 @@
 
 #include "common/test_paths.h"
 #include "core/error.h"
+#include "gguf/gguf_file.h"
+#include "gguf/gguf_writer.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -74,6 +76,22 @@ TEST(SyntheticModel, WrittenFileLoads) {
   EXPECT_EQ(ids[2], 3 + 'h');
   EXPECT_EQ(ids[3], 3 + 'i');
   EXPECT_EQ(tok.decode(ids, false), " hi");
+}
+
+// A file of the expected name without a vocabulary (as written by older qrag versions)
+// is replaced instead of reused.
+TEST(SyntheticModel, RewritesFileWithoutVocabulary) {
+  const auto dir = testing::make_temp_dir();
+  const auto path = dir / "synthetic-stories260k-f32.gguf";
+  gguf::GgufWriter old_writer;
+  old_writer.add_metadata("general.architecture", gguf::Value{std::string("llama")});
+  old_writer.write_file(path, [](const gguf::TensorInfo&, gguf::ByteSink&) {});
+  ASSERT_EQ(gguf::GgufFile::open(path).find("tokenizer.ggml.tokens"), nullptr);
+
+  EXPECT_EQ(write_synthetic_model(parse_synthetic_spec("stories260k:f32"), dir), path);
+  const auto file = gguf::GgufFile::open(path);
+  EXPECT_NE(file.find("tokenizer.ggml.tokens"), nullptr);
+  EXPECT_EQ(file.get_string_array("tokenizer.ggml.tokens").size(), 512u);
 }
 
 }  // namespace
